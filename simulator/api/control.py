@@ -1,0 +1,369 @@
+"""The simulator's control API (`/_sim`, admin keys only, except health).
+
+Tests and users drive the simulated world with it: tenants, scenarios, reset, the clock,
+campaign execution / cancel / clear, triggered events, the audit report, the request
+journal and the outbox (wire-contract §7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from inspect import getdoc
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from simulator import __version__
+from simulator.api import encode
+from simulator.api.deps import AdminDep, RuntimeDep, call
+from simulator.api.schemas import ErrorResponse, Session
+from simulator.domain.errors import DomainError, invalid
+from simulator.domain.models import Tenant
+from simulator.domain.periods import iso_time
+from simulator.scenario import BUILTINS, builtin_scenario, parse_scenario
+from simulator.services import campaigns, tenants
+from simulator.services.runtime import population_of
+from simulator.specs import CampaignCreate, CampaignId, Id, Scenario
+
+router = APIRouter(prefix="/_sim", tags=["control"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Invalid input (the message names the field)"},
+    401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
+    403: {"model": ErrorResponse, "description": "Not an admin key"},
+    404: {"model": ErrorResponse, "description": "Unknown object"},
+    409: {"model": ErrorResponse, "description": "Refused by a rule (e.g. invalid transition)"},
+}
+
+
+class ControlModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateTenantRequest(ControlModel):
+    name: Annotated[str, Field(max_length=1024)] | None = None
+    scenario: Scenario | None = Field(None, description="An inline scenario (JSON form)")
+    builtin: Literal["demo", "large"] | None = Field(None, description="A built-in scenario")
+
+
+class ClockRequest(ControlModel):
+    mode: Literal["realtime", "manual"]
+    now: datetime | None = Field(None, description="Jump to this time (with a time zone)")
+
+
+class AdvanceRequest(ControlModel):
+    seconds: Annotated[float, Field(ge=0, le=10 * 365 * 86400)]
+
+
+class JournalRequest(ControlModel):
+    enabled: bool
+
+
+class EventCustomer(ControlModel):
+    customerId: Id
+    context: Session = Field(default_factory=dict)
+
+
+class EmitEventsRequest(ControlModel):
+    customers: Annotated[list[EventCustomer], Field(max_length=100_000)] | None = None
+    count: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    context: Session = Field(default_factory=dict, description="Added to every generated context")
+    rate: Annotated[float, Field(gt=0, le=100_000)] | None = Field(
+        None, description="Target delivery rate in events/s (used by webhook delivery)"
+    )
+
+
+def _tenant(t: Tenant, now: datetime) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "clock": {"mode": t.clock.mode, "now": iso_time(now)},
+        "population": {
+            "seed": t.population.seed,
+            "size": t.population.size,
+            "idPrefix": t.population.id_prefix,
+            "idWidth": t.population.id_width,
+        },
+        "listeners": t.listeners,
+        "ceWebhook": encode.webhook(t.ce_webhook) if t.ce_webhook else None,
+        "signed": t.webhook_secret is not None,
+    }
+
+
+@router.get("/health", operation_id="health")
+async def health(rt: RuntimeDep) -> Response:
+    """Liveness: no key needed."""
+    return encode.json_response(
+        {"status": "ok", "version": __version__, "store": type(rt.store).__name__}
+    )
+
+
+@router.post(
+    "/tenants",
+    operation_id="create_tenant",
+    status_code=201,
+    responses=ERRORS,
+    description=getdoc(tenants.create_tenant),
+)
+async def create_tenant(rt: RuntimeDep, caller: AdminDep, body: CreateTenantRequest) -> Response:
+    if body.scenario is not None and body.builtin is not None:
+        raise invalid("scenario", "give either scenario or builtin, not both")
+    scenario = body.scenario or (builtin_scenario(body.builtin) if body.builtin else Scenario())
+    tenant, keys = await call(rt, tenants.create_tenant, scenario, name=body.name)
+    return encode.json_response(
+        {"tenantId": tenant.id, "name": tenant.name, "keys": {role: key for key, role in keys}},
+        201,
+    )
+
+
+@router.get("/tenant", operation_id="get_tenant", responses=ERRORS)
+async def get_tenant(rt: RuntimeDep, caller: AdminDep) -> Response:
+    """The caller's tenant: clock, population, registered listeners."""
+    tenant, now = await call(rt, tenants.get_tenant, caller.tenant_id)
+    return encode.json_response(_tenant(tenant, now))
+
+
+@router.post(
+    "/scenario",
+    operation_id="load_scenario",
+    responses=ERRORS,
+    description=getdoc(tenants.load_scenario),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Scenario"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def load_scenario(
+    rt: RuntimeDep,
+    caller: AdminDep,
+    request: Request,
+    builtin: Literal["demo", "large"] | None = Query(None, description=f"one of {BUILTINS}"),
+) -> Response:
+    if builtin is not None:
+        scenario = builtin_scenario(builtin)
+    else:
+        scenario = parse_scenario(await request.body(), source="body")
+    tenant = await call(rt, tenants.load_scenario, caller.tenant_id, scenario)
+    _, now = await call(rt, tenants.get_tenant, tenant.id)
+    return encode.json_response(_tenant(tenant, now))
+
+
+@router.post(
+    "/reset",
+    operation_id="reset_tenant",
+    responses=ERRORS,
+    description=getdoc(tenants.reset_tenant),
+)
+async def reset_tenant(rt: RuntimeDep, caller: AdminDep, request: Request) -> Response:
+    tenant = await call(rt, tenants.reset_tenant, caller.tenant_id)
+    request.app.state.journal.clear(caller.tenant_id)
+    _, now = await call(rt, tenants.get_tenant, tenant.id)
+    return encode.json_response(_tenant(tenant, now))
+
+
+def _clock(tenant: Tenant, now: datetime, ran: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": tenant.clock.mode, "now": iso_time(now)}
+    if ran is not None:
+        out["ran"] = ran
+    return out
+
+
+@router.get("/clock", operation_id="get_clock", responses=ERRORS)
+async def get_clock(rt: RuntimeDep, caller: AdminDep) -> Response:
+    """The tenant's simulator clock."""
+    tenant, now = await call(rt, tenants.get_tenant, caller.tenant_id)
+    return encode.json_response(_clock(tenant, now))
+
+
+@router.put(
+    "/clock", operation_id="set_clock", responses=ERRORS, description=getdoc(tenants.set_clock)
+)
+async def set_clock(rt: RuntimeDep, caller: AdminDep, body: ClockRequest) -> Response:
+    if body.now is not None and body.now.tzinfo is None:
+        raise invalid("now", "needs a time zone (use Z for UTC)")
+    tenant, now, ran = await call(rt, tenants.set_clock, caller.tenant_id, body.mode, body.now)
+    return encode.json_response(_clock(tenant, now, ran))
+
+
+@router.post(
+    "/clock/advance",
+    operation_id="advance_clock",
+    responses=ERRORS,
+    description=getdoc(tenants.advance_clock),
+)
+async def advance_clock(rt: RuntimeDep, caller: AdminDep, body: AdvanceRequest) -> Response:
+    tenant, now, ran = await call(rt, tenants.advance_clock, caller.tenant_id, body.seconds)
+    return encode.json_response(_clock(tenant, now, ran))
+
+
+@router.get("/campaigns", operation_id="list_campaigns", responses=ERRORS)
+async def list_campaigns(rt: RuntimeDep, caller: AdminDep) -> Response:
+    found = await call(rt, campaigns.list_campaigns, caller.tenant_id)
+    return encode.json_response([encode.campaign(c) for c in found])
+
+
+@router.post(
+    "/campaigns",
+    operation_id="create_campaign",
+    status_code=201,
+    responses=ERRORS,
+    description=getdoc(CampaignCreate),
+)
+async def create_campaign(rt: RuntimeDep, caller: AdminDep, body: CampaignCreate) -> Response:
+    campaign = await call(rt, campaigns.create_campaign, caller.tenant_id, body)
+    return encode.json_response(encode.campaign(campaign), 201)
+
+
+@router.get("/campaigns/{campaignId}", operation_id="get_campaign", responses=ERRORS)
+async def get_campaign(rt: RuntimeDep, caller: AdminDep, campaignId: CampaignId) -> Response:
+    """The campaign, its state and the size of its processed list."""
+    campaign, size = await call(rt, campaigns.get_campaign, caller.tenant_id, campaignId)
+    return encode.json_response(encode.campaign(campaign, size))
+
+
+@router.post(
+    "/campaigns/{campaignId}/execute",
+    operation_id="execute_campaign",
+    responses=ERRORS,
+    description=getdoc(campaigns.execute_campaign),
+)
+async def execute_campaign(rt: RuntimeDep, caller: AdminDep, campaignId: CampaignId) -> Response:
+    campaign = await call(rt, campaigns.execute_campaign, caller.tenant_id, campaignId)
+    return encode.json_response(encode.campaign(campaign))
+
+
+@router.post(
+    "/campaigns/{campaignId}/cancel",
+    operation_id="cancel_campaign",
+    responses=ERRORS,
+    description=getdoc(campaigns.cancel_campaign),
+)
+async def cancel_campaign(rt: RuntimeDep, caller: AdminDep, campaignId: CampaignId) -> Response:
+    campaign = await call(rt, campaigns.cancel_campaign, caller.tenant_id, campaignId)
+    return encode.json_response(encode.campaign(campaign))
+
+
+@router.post(
+    "/campaigns/{campaignId}/clear",
+    operation_id="clear_campaign",
+    responses=ERRORS,
+    description=getdoc(campaigns.clear_campaign),
+)
+async def clear_campaign(rt: RuntimeDep, caller: AdminDep, campaignId: CampaignId) -> Response:
+    campaign = await call(rt, campaigns.clear_campaign, caller.tenant_id, campaignId)
+    return encode.json_response(encode.campaign(campaign))
+
+
+@router.post(
+    "/campaigns/{campaignId}/events",
+    operation_id="emit_events",
+    status_code=201,
+    responses=ERRORS,
+    description=getdoc(campaigns.emit_events),
+)
+async def emit_events(
+    rt: RuntimeDep, caller: AdminDep, campaignId: CampaignId, body: EmitEventsRequest
+) -> Response:
+    if (body.customers is None) == (body.count is None):
+        raise invalid("customers", "give either customers or count")
+    customers: list[tuple[str, Mapping[str, Any]]] | None = (
+        None
+        if body.customers is None
+        else [(c.customerId, {**body.context, **c.context}) for c in body.customers]
+    )
+    ids = await call(
+        rt,
+        campaigns.emit_events,
+        caller.tenant_id,
+        campaignId,
+        customers=customers,
+        count=body.count,
+        context=body.context,
+    )
+    return encode.json_response({"campaignId": campaignId, "count": len(ids), "eventIds": ids}, 201)
+
+
+@router.get(
+    "/campaigns/{campaignId}/report",
+    operation_id="get_campaign_report",
+    responses=ERRORS,
+    description=getdoc(campaigns.campaign_report),
+)
+async def get_campaign_report(rt: RuntimeDep, caller: AdminDep, campaignId: CampaignId) -> Response:
+    campaign, stats = await call(rt, campaigns.campaign_report, caller.tenant_id, campaignId)
+    return encode.json_response(encode.report(campaign, stats))
+
+
+@router.get("/journal", operation_id="get_journal", responses=ERRORS)
+async def get_journal(
+    caller: AdminDep,
+    request: Request,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    path: Annotated[str | None, Query(max_length=1024)] = None,
+    status: Annotated[int | None, Query(ge=100, le=599)] = None,
+) -> Response:
+    """Recent requests of this tenant (oldest first), from a capped ring buffer."""
+    journal = request.app.state.journal
+    entries = journal.entries(caller.tenant_id, after=after, limit=limit, path=path, status=status)
+    return encode.json_response({"enabled": journal.enabled, "entries": entries})
+
+
+@router.put("/journal", operation_id="set_journal", responses=ERRORS)
+async def set_journal(caller: AdminDep, request: Request, body: JournalRequest) -> Response:
+    """Switch the journal on or off for this server process (off for load runs)."""
+    request.app.state.journal.enabled = body.enabled
+    return encode.json_response({"enabled": body.enabled})
+
+
+@router.delete("/journal", operation_id="clear_journal", status_code=204, responses=ERRORS)
+async def clear_journal(caller: AdminDep, request: Request) -> Response:
+    request.app.state.journal.clear(caller.tenant_id)
+    return Response(status_code=204)
+
+
+@router.get("/outbox", operation_id="list_outbox", responses=ERRORS)
+async def list_outbox(
+    rt: RuntimeDep,
+    caller: AdminDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    kind: Literal["scheduled", "cancelled", "triggered"] | None = None,
+) -> Response:
+    """Webhook events written so far, in order (`seq`); page with `after`."""
+    events = await call(rt, tenants.list_outbox, caller.tenant_id, after, limit, kind)
+    return encode.json_response(
+        {
+            "events": [
+                {
+                    "seq": e.seq,
+                    "id": e.id,
+                    "kind": e.kind,
+                    "campaignId": e.campaign_id,
+                    "createdAt": iso_time(e.created_at),
+                    "body": e.body,
+                }
+                for e in events
+            ]
+        }
+    )
+
+
+@router.get("/customers/{customerId}", operation_id="get_customer", responses=ERRORS)
+async def get_customer(rt: RuntimeDep, caller: AdminDep, customerId: Id) -> Response:
+    """A population customer's computed attributes."""
+    tenant, _ = await call(rt, tenants.get_tenant, caller.tenant_id)
+    population = population_of(tenant.population)
+    index = population.index_of(customerId)
+    if index is None:
+        raise DomainError("unknown_customer", f"customer {customerId!r} is not in the population")
+    return encode.json_response(
+        {"customerId": customerId, "index": index, "attributes": population.attributes(index)}
+    )

@@ -1,0 +1,341 @@
+"""Optimove core API (function style): `/current/{category}/{Function}` and
+`/{Category}/{Function}`, names matched case-insensitively (the middleware rewrites every
+spelling to the canonical path below), query parameter names too (wire-contract §2).
+
+Success is exactly 200 and write calls return an empty body: the PyPI client treats any
+other 2xx as failure (optimove-api-facts §5).
+"""
+
+from __future__ import annotations
+
+from inspect import getdoc
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.responses import Response
+
+from simulator.api import encode
+from simulator.api.deps import CallerDep, RuntimeDep, call
+from simulator.domain.approvals import approve_customers
+from simulator.domain.errors import DomainError, invalid
+from simulator.population import canonical_attribute
+from simulator.services import campaigns, tenants
+from simulator.services.campaigns import CustomerPage
+from simulator.specs import CampaignId, Id
+
+router = APIRouter(tags=["core"])
+MAX_PAGE = 10_000
+
+# (category, function) in lower case → canonical path. Aliases map to the same path.
+CORE_FUNCTIONS: dict[tuple[str, str], str] = {}
+
+
+def _canonical(category: str, function: str, *aliases: str) -> str:
+    path = f"/current/{category}/{function}"
+    for name in (function, *aliases):
+        CORE_FUNCTIONS[(category.lower(), name.lower())] = path
+    return path
+
+
+STRING_ERROR = {"content": {"application/json": {"schema": {"type": "string"}}}}
+CORE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "Invalid input; the body is a JSON string naming the field",
+        **STRING_ERROR,
+    },
+    401: {"description": "Missing or unknown key", **STRING_ERROR},
+    403: {"description": "Role lacks the right, or `Authorization-Token Expired`", **STRING_ERROR},
+}
+
+
+class CoreModel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class LoginRequest(CoreModel):
+    Username: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    Password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RegisterEventListenerRequest(CoreModel):
+    EventTypeID: Annotated[int, Field(ge=0, le=1000)]
+    ListenerURL: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    ChannelID: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+
+
+class UnregisterEventListenerRequest(CoreModel):
+    EventTypeID: Annotated[int, Field(ge=0, le=1000)]
+    ChannelID: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+
+
+class PromoUpdate(CoreModel):
+    CustomerID: Id
+    Status: bool
+
+
+class UpdateCustomerPromotionStatusRequest(CoreModel):
+    TimeStamp: Annotated[str, StringConstraints(max_length=64)] | None = None
+    CampaignID: CampaignId
+    PromosUpdated: Annotated[list[PromoUpdate], Field(max_length=10_000)]
+
+
+class PromotionCode(CoreModel):
+    PromoCode: Id
+    PromotionName: Annotated[str, StringConstraints(max_length=1024)] = ""
+
+
+class PromotionCodeRef(CoreModel):
+    PromoCode: Id
+
+
+def _query(request: Request) -> dict[str, str]:
+    """Query parameters by lower-cased name; `$top`/`$skip` also as `top`/`skip`."""
+    return {k.lower().lstrip("$"): v for k, v in request.query_params.multi_items()}
+
+
+def _int_param(query: dict[str, str], name: str, default: int | None, low: int) -> int:
+    raw = query.get(name.lower().lstrip("$"))
+    if raw is None or raw == "":
+        if default is None:
+            raise invalid(name, f"{name} is required")
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(name, f"{name} must be an integer") from None
+    if value < low:
+        raise invalid(name, f"{name} must be at least {low}")
+    return value
+
+
+@router.post(
+    _canonical("general", "login"),
+    operation_id="login",
+    responses={200: {"description": "The token, as a JSON string", **STRING_ERROR}, **CORE_ERRORS},
+)
+async def login(rt: RuntimeDep, body: LoginRequest) -> Response:
+    """Legacy login: the token for the `Authorization-Token` header (no key needed)."""
+    token = await call(rt, tenants.login, body.Username, body.Password)
+    return encode.json_response(token)
+
+
+@router.get(
+    _canonical("general", "GetLastDataUpdate"),
+    operation_id="get_last_data_update",
+    responses=CORE_ERRORS,
+)
+async def get_last_data_update(rt: RuntimeDep, caller: CallerDep) -> Response:
+    """The date of the last data update: today on the tenant's simulator clock."""
+    _, now = await call(rt, tenants.get_tenant, caller.tenant_id)
+    return encode.json_response({"Date": now.strftime("%Y-%m-%d")})
+
+
+@router.post(
+    _canonical("general", "RegisterEventListener"),
+    operation_id="register_event_listener",
+    responses=CORE_ERRORS,
+    description=getdoc(tenants.register_event_listener),
+)
+async def register_event_listener(
+    rt: RuntimeDep, caller: CallerDep, body: RegisterEventListenerRequest
+) -> Response:
+    await call(
+        rt,
+        tenants.register_event_listener,
+        caller.tenant_id,
+        body.EventTypeID,
+        body.ListenerURL,
+        body.ChannelID,
+    )
+    return Response(status_code=200)
+
+
+@router.post(
+    _canonical("general", "UnregisterEventListener"),
+    operation_id="unregister_event_listener",
+    responses={**CORE_ERRORS, 404: {"description": "Not registered", **STRING_ERROR}},
+)
+async def unregister_event_listener(
+    rt: RuntimeDep, caller: CallerDep, body: UnregisterEventListenerRequest
+) -> Response:
+    await call(
+        rt, tenants.unregister_event_listener, caller.tenant_id, body.EventTypeID, body.ChannelID
+    )
+    return Response(status_code=200)
+
+
+@router.get(
+    _canonical("general", "GetRegisteredEventListeners"),
+    operation_id="get_registered_event_listeners",
+    responses=CORE_ERRORS,
+)
+async def get_registered_event_listeners(rt: RuntimeDep, caller: CallerDep) -> Response:
+    listeners = await call(rt, tenants.get_registered_event_listeners, caller.tenant_id)
+    return encode.json_response(listeners)
+
+
+PAGE_PARAMS = [
+    {
+        "name": "CampaignID",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    {
+        "name": "$top",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+    },
+    {"name": "$skip", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {
+        "name": "CustomerAttributes",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "Attribute names joined with `;`",
+    },
+    {
+        "name": "CustomerAttributesDelimiter",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "Accepted, no effect: attributes come back as a list",
+    },
+]
+
+
+@router.get(
+    _canonical("customers", "GetProcessedCampaignCustomers", "GetCampaignCustomers"),
+    operation_id="get_processed_campaign_customers",
+    responses={**CORE_ERRORS, 404: {"description": "Unknown or not executed", **STRING_ERROR}},
+    openapi_extra={"parameters": PAGE_PARAMS},
+)
+async def get_processed_campaign_customers(
+    rt: RuntimeDep, caller: CallerDep, request: Request
+) -> Response:
+    """A page of a campaign's frozen processed list, in a stable order. Page with
+    `$top` (default and max 10,000) and `$skip`; a shorter page is the last."""
+    query = _query(request)
+    campaign_id = _int_param(query, "CampaignID", None, 1)
+    top = _int_param(query, "$top", MAX_PAGE, 1)
+    if top > MAX_PAGE:
+        raise invalid("$top", f"$top must be at most {MAX_PAGE}")
+    skip = _int_param(query, "$skip", 0, 0)
+    names: list[str] = []
+    for raw in filter(None, query.get("customerattributes", "").split(";")):
+        name = canonical_attribute(raw)
+        if name is None:
+            raise invalid("CustomerAttributes", f"unknown customer attribute {raw.strip()!r}")
+        names.append(name)
+    try:
+        page = await call(
+            rt,
+            campaigns.get_processed_campaign_customers,
+            caller.tenant_id,
+            campaign_id,
+            top=top,
+            skip=skip,
+            attributes=tuple(names),
+        )
+    except DomainError as error:
+        if error.code == "campaign_not_executed":  # the contract answers 404 here
+            raise DomainError("unknown_campaign", error.message) from None
+        raise
+    return Response(encode_page(page), 200, media_type="application/json")
+
+
+def encode_page(page: CustomerPage) -> bytes:
+    """The page as JSON bytes: rows formatted directly, since ids and codes are known
+    safe strings, so 10,000 rows cost a few milliseconds."""
+    pop, processed = page.population, page.processed
+    action = page.campaign.action_id
+    code = orjson.dumps(page.campaign.promo_code).decode()
+    prefix, width = pop.id_prefix, pop.id_width
+    if page.attributes:
+        rows = []
+        for pos in range(page.start, page.stop):
+            index = processed.index_at(pos)
+            attrs = pop.attributes(index)
+            rows.append(
+                {
+                    "CustomerID": pop.customer_id(index),
+                    "ActionID": action,
+                    "PromoCode": page.campaign.promo_code,
+                    "CustomerAttributes": [str(attrs[name]) for name in page.attributes],
+                }
+            )
+        encoded: bytes = orjson.dumps(rows)
+        return encoded
+    tail = f'","ActionID":{action},"PromoCode":{code}}}'
+    head = '{"CustomerID":"' + prefix
+    if processed.indices is None:
+        indices: Any = range(processed.start + page.start, processed.start + page.stop)
+    else:
+        indices = processed.indices[page.start : page.stop]
+    body = ",".join([f"{head}{i:0{width}d}{tail}" for i in indices])
+    return f"[{body}]".encode()
+
+
+@router.post(
+    _canonical("integrations", "UpdateCustomerPromotionStatus"),
+    operation_id="update_customer_promotion_status",
+    responses={
+        **CORE_ERRORS,
+        404: {"description": "Unknown campaign", **STRING_ERROR},
+        409: {
+            "description": "Items refused (`details.rejected`) or clearance closed; "
+            "the error envelope"
+        },
+    },
+    description=getdoc(approve_customers),
+)
+async def update_customer_promotion_status(
+    rt: RuntimeDep, caller: CallerDep, body: UpdateCustomerPromotionStatusRequest
+) -> Response:
+    items = [(p.CustomerID, p.Status) for p in body.PromosUpdated]
+    await call(
+        rt, campaigns.update_customer_promotion_status, caller.tenant_id, body.CampaignID, items
+    )
+    return Response(status_code=200)
+
+
+@router.post(
+    _canonical("integrations", "AddPromotions"),
+    operation_id="add_promotions",
+    responses=CORE_ERRORS,
+)
+async def add_promotions(
+    rt: RuntimeDep,
+    caller: CallerDep,
+    body: Annotated[list[PromotionCode], Field(min_length=1, max_length=100)],
+) -> Response:
+    """Add or replace promo codes and their names (≤ 100 per call)."""
+    await call(
+        rt, tenants.add_promotions, caller.tenant_id, [(p.PromoCode, p.PromotionName) for p in body]
+    )
+    return Response(status_code=200)
+
+
+@router.get(
+    _canonical("integrations", "GetPromotions"),
+    operation_id="get_promotions",
+    responses=CORE_ERRORS,
+)
+async def get_promotions(rt: RuntimeDep, caller: CallerDep) -> Response:
+    found = await call(rt, tenants.get_promotions, caller.tenant_id)
+    return encode.json_response([{"PromoCode": c, "PromotionName": n} for c, n in found])
+
+
+@router.post(
+    _canonical("integrations", "DeletePromotions"),
+    operation_id="delete_promotions",
+    responses=CORE_ERRORS,
+)
+async def delete_promotions(
+    rt: RuntimeDep,
+    caller: CallerDep,
+    body: Annotated[list[PromotionCodeRef], Field(min_length=1, max_length=100)],
+) -> Response:
+    """Delete promo codes (≤ 100 per call); unknown codes are ignored."""
+    await call(rt, tenants.delete_promotions, caller.tenant_id, [p.PromoCode for p in body])
+    return Response(status_code=200)

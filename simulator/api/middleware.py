@@ -1,0 +1,117 @@
+"""One pure-ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware on every request):
+
+1. rewrites every spelling of a core function route to its canonical path, and answers an
+   unknown core function with 405 "Method Not Allowed" (wire-contract §8);
+2. refuses bodies over the limit with 413 before reading them (wire-contract §8: 10 MB);
+3. writes each request to the journal once the tenant is known.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from simulator.api.core import CORE_FUNCTIONS
+from simulator.api.errors import RESERVED_ROOTS, error_response
+from simulator.api.journal import Journal
+
+
+def canonical_core_path(path: str) -> str | None:
+    """The canonical path of a core route, '' for an unknown core function, None when the
+    path belongs to another surface."""
+    parts = [p for p in path.split("/") if p]
+    if parts and parts[0].lower() == "current":
+        parts = parts[1:]
+    elif parts and parts[0] in RESERVED_ROOTS:
+        return None
+    if len(parts) != 2:
+        return "" if path.lower().startswith("/current/") else None
+    return CORE_FUNCTIONS.get((parts[0].lower(), parts[1].lower()), "")
+
+
+class SimMiddleware:
+    def __init__(self, app: ASGIApp, journal: Journal, max_body: int) -> None:
+        self.app = app
+        self.journal = journal
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        canonical = canonical_core_path(path)
+        if canonical == "":
+            await self._reply(scope, send, 405, "method_not_allowed", "Method Not Allowed")
+            return
+        if canonical is not None and canonical != path:
+            scope = {**scope, "path": canonical, "raw_path": canonical.encode()}
+        length = _content_length(scope)
+        if length is not None and length > self.max_body:
+            message = f"request body over {self.max_body} bytes"
+            await self._reply(scope, send, 413, "payload_too_large", message)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, self._limited(receive), send_wrapper)
+        finally:
+            tenant = scope.get("optisim.tenant")
+            if tenant is not None and self.journal.enabled:
+                self.journal.record(
+                    tenant,
+                    {
+                        "at": time.time(),
+                        "method": scope["method"],
+                        "path": path,
+                        "query": scope.get("query_string", b"").decode("latin-1"),
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 3),
+                        "error": scope.get("optisim.error"),
+                    },
+                )
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Count streamed body bytes too (a chunked body has no Content-Length)."""
+        seen = 0
+        limit = self.max_body
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(413, f"request body over {limit} bytes")
+            return message
+
+        return wrapped
+
+    async def _reply(self, scope: Scope, send: Send, status: int, code: str, msg: str) -> None:
+        response = error_response(scope["path"], status, code, msg)
+        await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _content_length(scope: Scope) -> int | None:
+    headers: Any = scope.get("headers", ())
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

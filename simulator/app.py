@@ -1,0 +1,123 @@
+"""`create_app`: the composition root. Builds the store, runtime and journal, mounts the
+routers and the one error handler; nothing is created at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from simulator import __version__
+from simulator.api import ce_v2, control, core, errors, promotions
+from simulator.api.journal import Journal
+from simulator.api.middleware import SimMiddleware
+from simulator.scenario import load_scenario_file
+from simulator.services import campaigns, tenants
+from simulator.services.runtime import RandomIds, Runtime, SeededIds
+from simulator.settings import SimSettings
+from simulator.specs import Scenario
+from simulator.store.base import Store
+from simulator.store.memory import MemoryStore
+
+LOG = logging.getLogger("optisim")
+
+
+def build_store(settings: SimSettings) -> Store:
+    if settings.store == "sqlite":
+        from simulator.store.sqlite import SqliteStore
+
+        return SqliteStore(settings.sqlite_path)
+    return MemoryStore()
+
+
+def startup_scenario(settings: SimSettings) -> Scenario:
+    scenario = load_scenario_file(settings.scenario)
+    if settings.clock is not None:
+        scenario = scenario.model_copy(
+            update={"clock": scenario.clock.model_copy(update={"mode": settings.clock})}
+        )
+    return scenario
+
+
+def create_app(
+    settings: SimSettings | None = None,
+    *,
+    store: Store | None = None,
+    wall: Callable[[], float] | None = None,
+    ids: RandomIds | SeededIds | None = None,
+    scenario: Scenario | None = None,
+) -> FastAPI:
+    """A simulator app. Loads `scenario` (default: the settings' one) into its own tenant
+    unless that tenant exists already in the store."""
+    settings = settings or SimSettings()
+    runtime = Runtime(
+        store=store or build_store(settings),
+        ids=ids or (SeededIds(settings.seed) if settings.seed is not None else RandomIds()),
+        duplicates=settings.duplicate_approvals,
+        token_ttl_s=settings.token_ttl_seconds,
+    )
+    if wall is not None:
+        runtime.wall = wall
+    tenants.ensure_scenario_tenant(runtime, scenario or startup_scenario(settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep(runtime, settings.sweep_seconds))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            runtime.store.close()
+
+    app = FastAPI(
+        title="optisim",
+        version=__version__,
+        description="Simulated Optimove core API, conditional execution v2, Promotions, "
+        "and the simulator's control API.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.journal = Journal(settings.journal_size, settings.journal)
+    errors.install(app)
+    for module in (control, ce_v2, promotions, core):  # core last: its paths are generic
+        app.include_router(module.router)
+    app.add_middleware(SimMiddleware, journal=app.state.journal, max_body=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _sweep(runtime: Runtime, every: float) -> None:
+    """Run due executions and clearances on realtime clocks, so a campaign clears at its
+    deadline even when nobody calls (a manual clock moves only by /_sim/clock)."""
+    while True:
+        await asyncio.sleep(every)
+        for tenant_id in runtime.store.tenant_ids():
+            try:
+                if runtime.store.blocking:
+                    await asyncio.to_thread(campaigns.run_due, runtime, tenant_id)
+                else:
+                    campaigns.run_due(runtime, tenant_id)
+            except Exception:  # keep sweeping: one broken tenant must not stop the clock
+                LOG.exception("sweep failed for tenant %s", tenant_id)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        defs = Scenario.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in defs.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components.setdefault("Scenario", defs)
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,138 @@
+"""The `optisim` console script."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+
+from simulator import __version__
+from simulator.domain.errors import DomainError
+
+console = Console(stderr=True)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="optisim")
+def main() -> None:
+    """optisim: an offline Optimove + Promotions simulator for the Advanced Control Flow."""
+
+
+@main.command()
+@click.option("--host", envvar="SIM_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="SIM_PORT", default=8900, show_default=True, type=int)
+@click.option(
+    "--store",
+    envvar="SIM_STORE",
+    default="memory",
+    show_default=True,
+    type=click.Choice(["memory", "sqlite"]),
+)
+@click.option(
+    "--sqlite-path", envvar="SIM_SQLITE_PATH", default="optisim.sqlite", show_default=True
+)
+@click.option(
+    "--scenario",
+    envvar="SIM_SCENARIO",
+    default="demo",
+    show_default=True,
+    help="built-in name (demo, large) or a YAML/JSON file",
+)
+@click.option(
+    "--clock",
+    envvar="SIM_CLOCK",
+    default=None,
+    type=click.Choice(["realtime", "manual"]),
+    help="override the scenario's clock mode",
+)
+@click.option("--seed", envvar="SIM_SEED", default=None, type=int, help="replayable ids")
+@click.option(
+    "--duplicate-approvals",
+    envvar="SIM_DUPLICATE_APPROVALS",
+    default="reject",
+    show_default=True,
+    type=click.Choice(["reject", "ignore"]),
+)
+@click.option(
+    "--workers",
+    envvar="SIM_WORKERS",
+    default=1,
+    show_default=True,
+    type=int,
+    help="server processes (needs --store sqlite)",
+)
+@click.option("--journal/--no-journal", envvar="SIM_JOURNAL", default=True, show_default=True)
+@click.option(
+    "--access-log/--no-access-log", envvar="SIM_ACCESS_LOG", default=False, show_default=True
+)
+def serve(**options: Any) -> None:
+    """Run the simulator (Optimove core, CE v2, Promotions and the /_sim control API)."""
+    import uvicorn
+
+    from simulator.settings import SimSettings
+
+    try:
+        settings = SimSettings(**options)
+        from simulator.app import startup_scenario
+
+        scenario = startup_scenario(settings)
+    except (DomainError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        sys.exit(2)
+    base = f"http://{settings.host}:{settings.port}"
+    admin = next((k.key for k in scenario.tenant.keys if k.role == "admin"), None)
+    console.print(f"[bold]optisim {__version__}[/bold] serving at [cyan]{base}[/cyan]")
+    console.print(
+        f"  tenant [bold]{scenario.tenant.id}[/bold], scenario {settings.scenario!r}, "
+        f"store {settings.store}"
+    )
+    for key in scenario.tenant.keys:
+        console.print(f"  X-API-KEY ({key.role}): [green]{key.key}[/green]")
+    if admin:
+        console.print(f"  try: curl -H 'X-API-KEY: {admin}' {base}/_sim/campaigns")
+    # Settings travel to worker processes through the environment (app factory below).
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            os.environ[f"SIM_{name.upper()}"] = str(value)
+    uvicorn.run(
+        "simulator.cli:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=settings.access_log,
+        log_level="warning",
+    )
+
+
+def app_from_env() -> Any:
+    """uvicorn factory: an app built from `SIM_*` environment variables."""
+    from simulator.app import create_app
+    from simulator.settings import SimSettings
+
+    return create_app(SimSettings())
+
+
+@main.group()
+def scenario() -> None:
+    """Scenario files."""
+
+
+@scenario.command("check")
+@click.argument("path")
+def scenario_check(path: str) -> None:
+    """Validate a scenario file (or a built-in name) and summarise it."""
+    from simulator.scenario import load_scenario_file
+
+    try:
+        loaded = load_scenario_file(path)
+    except DomainError as error:
+        console.print(f"[red]invalid:[/red] {error.message}")
+        sys.exit(1)
+    console.print(
+        f"[green]ok[/green]: tenant {loaded.tenant.id!r}, {loaded.population.size:,} customers, "
+        f"{len(loaded.promotions)} promotions, {len(loaded.campaigns)} campaigns"
+    )

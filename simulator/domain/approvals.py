@@ -1,0 +1,171 @@
+"""Approving customers back to Optimove: the batch core call and the CE v2 per-event call.
+
+Real API (optimove-api-facts §2.6): UpdateCustomerPromotionStatus takes at most 10,000
+items, the campaign goes only to customers marked true by ClearanceRequiredBy. The real
+service is documented as accepting repeats; the simulator refuses a duplicate approval
+by default (wire-contract §2.1) because that is the integrator bug worth catching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from simulator.domain import ledger
+from simulator.domain.errors import DomainError
+from simulator.domain.models import AllocationStatus, Campaign, CampaignStatus
+from simulator.domain.state import LedgerState
+
+DuplicateMode = Literal["reject", "ignore"]
+# Per-item reason precedence (wire-contract §8): the first that applies is listed.
+APPROVAL_REASONS = ("not_targeted", "not_validated", "duplicate_approval", "already_approved")
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalOutcome:
+    approved: int = 0
+    released: int = 0
+    ignored: int = 0
+
+
+def check_campaign_open(campaign: Campaign, now: datetime) -> None:
+    """Approvals need an executed campaign that is neither cancelled nor past clearance."""
+    if campaign.status is CampaignStatus.CANCELLED:
+        raise DomainError("campaign_cancelled", f"campaign {campaign.id} was cancelled")
+    if campaign.status is CampaignStatus.SCHEDULED:
+        raise DomainError("campaign_not_executed", f"campaign {campaign.id} has not executed yet")
+    crb = campaign.clearance_required_by
+    if campaign.status is CampaignStatus.CLEARED or (crb is not None and now >= crb):
+        raise DomainError(
+            "clearance_closed",
+            f"campaign {campaign.id} cleared at its ClearanceRequiredBy; approvals are closed",
+        )
+
+
+def approve_customers(
+    state: LedgerState,
+    *,
+    campaign: Campaign,
+    items: list[tuple[str, bool]],
+    is_targeted: Callable[[str], bool],
+    now: datetime,
+    duplicates: DuplicateMode,
+) -> ApprovalOutcome:
+    """UpdateCustomerPromotionStatus: all items apply, or none does.
+
+    Rules:
+    - `Status: true` commits the customer's reservation for this campaign.
+    - `Status: false` releases it; for a customer with no reservation it is a no-op.
+    - Refused items, each listed once with the first reason that applies:
+      `not_targeted` (not in the processed list), `not_validated` (true without a
+      reservation), `duplicate_approval` (already approved, or twice in this batch),
+      `already_approved` (false for an approved customer).
+    - Any refused item → 409 with `details.rejected`; the error code is the reason they
+      share, else `approval_rejected`. With `duplicates="ignore"` a duplicate is a no-op.
+    """
+    check_campaign_open(campaign, now)
+    first: dict[str, bool] = {}
+    repeated: set[str] = set()
+    for customer_id, status in items:
+        if customer_id in first:
+            repeated.add(customer_id)
+        else:
+            first[customer_id] = status
+    rejected: list[dict[str, str]] = []
+    plan: list[tuple[str, bool]] = []
+    ignored = len(items) - len(first)
+    for customer_id, status in first.items():
+        own = _item_reason(state, campaign, customer_id, status, is_targeted)
+        ignoring = duplicates == "ignore"
+        if own is None and (customer_id not in repeated or ignoring):
+            plan.append((customer_id, status))  # a repeat in the batch applies once
+        elif own is None:
+            rejected.append({"CustomerID": customer_id, "reason": "duplicate_approval"})
+        elif own == "duplicate_approval" and ignoring:
+            ignored += 1
+        else:
+            rejected.append({"CustomerID": customer_id, "reason": own})
+    if rejected:
+        reasons = {r["reason"] for r in rejected}
+        code = reasons.pop() if len(reasons) == 1 else "approval_rejected"
+        raise DomainError(
+            code,
+            f"{len(rejected)} of {len(items)} items refused; nothing was applied",
+            {"rejected": rejected},
+        )
+    approved = released = 0
+    for customer_id, status in plan:
+        allocation = state.allocation_by_key(campaign.id, customer_id, None)
+        if allocation is None or allocation.status is not AllocationStatus.RESERVED:
+            ignored += 1  # Status false without a reservation: a no-op
+        elif status:
+            ledger.commit(state, allocation)
+            approved += 1
+        else:
+            ledger.release(state, allocation)
+            released += 1
+    return ApprovalOutcome(approved, released, ignored)
+
+
+def _item_reason(
+    state: LedgerState,
+    campaign: Campaign,
+    customer_id: str,
+    status: bool,
+    is_targeted: Callable[[str], bool],
+) -> str | None:
+    """The item's own reason, before repeats within the batch are considered."""
+    if not is_targeted(customer_id):
+        return "not_targeted"
+    allocation = state.allocation_by_key(campaign.id, customer_id, None)
+    live = allocation is not None and allocation.status is not AllocationStatus.RELEASED
+    if status and not live:
+        return "not_validated"
+    committed = allocation is not None and allocation.status is AllocationStatus.COMMITTED
+    if status and committed:
+        return "duplicate_approval"
+    if not status and committed:
+        return "already_approved"
+    return None
+
+
+def approve_event(
+    state: LedgerState,
+    *,
+    campaign: Campaign,
+    customer_id: str,
+    event_id: str,
+    approved: bool,
+) -> Literal["approved", "declined"]:
+    """CE v2 approval of one triggered event.
+
+    Rules: the event must have been emitted for this customer and campaign (else 404
+    `unknown_event`); `approved: true` commits the event's reservation (`not_validated`
+    without one, `duplicate_approval` when already committed); `approved: false` releases
+    it, is a no-op without one, and is `already_approved` for a committed event.
+    """
+    if campaign.status is CampaignStatus.CANCELLED:
+        raise DomainError("campaign_cancelled", f"campaign {campaign.id} was cancelled")
+    event = state.event(event_id)
+    if event is None or event.customer_id != customer_id or event.campaign_id != campaign.id:
+        raise DomainError(
+            "unknown_event",
+            f"event {event_id!r} was not emitted for customer {customer_id!r} "
+            f"in campaign {campaign.id}",
+        )
+    allocation = state.allocation_by_key(campaign.id, customer_id, event_id)
+    status = allocation.status if allocation is not None else None
+    if status is AllocationStatus.COMMITTED:
+        code = "duplicate_approval" if approved else "already_approved"
+        raise DomainError(code, f"event {event_id!r} was already approved")
+    if allocation is None or status is AllocationStatus.RELEASED:
+        if approved:
+            raise DomainError("not_validated", f"event {event_id!r} has no reservation")
+        return "declined"
+    if approved:
+        ledger.commit(state, allocation)
+        return "approved"
+    ledger.release(state, allocation)
+    return "declined"

@@ -1,0 +1,154 @@
+"""Campaign lifecycle: execute (freeze the list, notify), clear at the deadline, cancel,
+and triggered events.
+
+Real API (optimove-api-facts §2.4): an EventTypeID 5 campaign is processed and held until
+`ClearanceRequiredBy` (default 30 minutes later), then sent only to the customers approved
+by then. EventTypeID 4 announces a cancelled campaign. Triggered campaigns send one CE v2
+webhook per customer event, shaped like the documented v1 gateway payload.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from simulator.domain import ledger
+from simulator.domain.errors import DomainError
+from simulator.domain.models import Campaign, CampaignStatus, OutboxEvent, TriggeredEvent
+from simulator.domain.periods import core_time, iso_time
+from simulator.domain.state import Ids, LedgerState
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedList:
+    """A campaign's frozen list of population indices: a slice `[start, stop)`, or an
+    explicit sorted `indices` array when the target group filters on attributes.
+
+    Four bytes per customer at most, and nothing at all for a plain slice, so a campaign of
+    1,000,000 customers costs no memory until customers are touched.
+    """
+
+    start: int = 0
+    stop: int = 0
+    indices: array[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.indices) if self.indices is not None else self.stop - self.start
+
+    def index_at(self, position: int) -> int:
+        return self.indices[position] if self.indices is not None else self.start + position
+
+    def contains(self, index: int) -> bool:
+        if self.indices is None:
+            return self.start <= index < self.stop
+        pos = bisect_left(self.indices, index)
+        return pos < len(self.indices) and self.indices[pos] == index
+
+
+def execute(
+    campaign: Campaign, *, tenant_id: str, now: datetime, ids: Ids
+) -> tuple[Campaign, OutboxEvent]:
+    """Process a scheduled campaign: it goes on hold until `now + clearance window`, and the
+    EventTypeID 5 webhook tells the integrator to fetch, validate and approve by then."""
+    if campaign.type != "scheduled":
+        raise DomainError("invalid_transition", f"campaign {campaign.id} is triggered")
+    if campaign.status is not CampaignStatus.SCHEDULED:
+        raise DomainError(
+            "invalid_transition", f"campaign {campaign.id} is {campaign.status}, not scheduled"
+        )
+    crb = now + timedelta(seconds=campaign.clearance_window_s)
+    executed = replace(
+        campaign, status=CampaignStatus.EXECUTED, executed_at=now, clearance_required_by=crb
+    )
+    body = {
+        "EventTypeID": 5,
+        "TimeStamp": core_time(now),
+        "CampaignID": campaign.id,
+        "ClearanceRequiredBy": core_time(crb),
+        "TenantID": tenant_id,
+    }
+    return executed, OutboxEvent(ids.next("msg"), "scheduled", campaign.id, body, now)
+
+
+def clear(state: LedgerState, campaign: Campaign, *, now: datetime) -> tuple[Campaign, int, int]:
+    """At `ClearanceRequiredBy`: the campaign is sent to the approved customers and every
+    reservation still open for it is released. Returns (campaign, sent, released)."""
+    if campaign.status is not CampaignStatus.EXECUTED:
+        raise DomainError(
+            "invalid_transition", f"campaign {campaign.id} is {campaign.status}, not executed"
+        )
+    released = _release_open(state, campaign)
+    sent = state.committed_count(campaign.id)
+    return replace(campaign, status=CampaignStatus.CLEARED, finished_at=now), sent, released
+
+
+def cancel(
+    state: LedgerState, campaign: Campaign, *, now: datetime, ids: Ids
+) -> tuple[Campaign, int, OutboxEvent | None]:
+    """Cancel a campaign: open reservations are released and, for a campaign that had been
+    processed, an EventTypeID 4 webhook is written. Returns (campaign, released, event)."""
+    if campaign.status in (CampaignStatus.CLEARED, CampaignStatus.CANCELLED):
+        raise DomainError(
+            "invalid_transition", f"campaign {campaign.id} is {campaign.status} already"
+        )
+    released = _release_open(state, campaign)
+    event = None
+    if campaign.status is CampaignStatus.EXECUTED:
+        body = {"EventTypeID": 4, "TimeStamp": core_time(now), "CampaignID": campaign.id}
+        event = OutboxEvent(ids.next("msg"), "cancelled", campaign.id, body, now)
+    return replace(campaign, status=CampaignStatus.CANCELLED, finished_at=now), released, event
+
+
+def _release_open(state: LedgerState, campaign: Campaign) -> int:
+    released = 0
+    for allocation in list(state.open_allocations(campaign.id)):
+        ledger.release(state, allocation)
+        released += 1
+    return released
+
+
+def emit_event(
+    campaign: Campaign,
+    *,
+    customer_id: str,
+    context: Mapping[str, Any],
+    now: datetime,
+    ids: Ids,
+) -> tuple[TriggeredEvent, OutboxEvent]:
+    """One customer event of a triggered campaign and its CE v2 webhook (wire-contract §6)."""
+    if campaign.type != "triggered":
+        raise DomainError("invalid_transition", f"campaign {campaign.id} is not triggered")
+    if campaign.status is not CampaignStatus.ACTIVE:
+        raise DomainError("invalid_transition", f"campaign {campaign.id} is {campaign.status}")
+    event = TriggeredEvent(ids.next("EV"), campaign.id, customer_id, dict(context), now)
+    body = {
+        "eventId": event.id,
+        "eventTime": iso_time(now),
+        "user": {"user_id": customer_id, "is_visitor": False},
+        "campaign": {
+            "id": campaign.id,
+            "series_id": campaign.series_id,
+            "action": {
+                "id": campaign.action_id,
+                "name": campaign.action_name,
+                "promo_codes": [campaign.promo_code],
+                "channels": [],
+            },
+        },
+        "context": dict(context),
+    }
+    return event, OutboxEvent(ids.next("msg"), "triggered", campaign.id, body, now)
+
+
+def due(campaign: Campaign, now: datetime) -> str | None:
+    """What the clock owes a campaign now: 'execute', 'clear', or nothing."""
+    if campaign.status is CampaignStatus.SCHEDULED and campaign.execute_at is not None:
+        return "execute" if now >= campaign.execute_at else None
+    crb = campaign.clearance_required_by
+    if campaign.status is CampaignStatus.EXECUTED and crb is not None and now >= crb:
+        return "clear"
+    return None

@@ -1,0 +1,291 @@
+"""Domain records of the simulated services. Money is an int in minor units (cents).
+
+All records are frozen: a rule function builds a new record instead of changing one, so a
+store that hands out its own objects can never be corrupted by a refused operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+RewardKind = Literal["amount", "units"]
+CampaignType = Literal["scheduled", "triggered"]
+Role = Literal["admin", "integrations"]
+ClockMode = Literal["realtime", "manual"]
+
+
+class PromotionStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+    ARCHIVED = "archived"
+
+
+class CampaignStatus(StrEnum):
+    SCHEDULED = "scheduled"  # scheduled campaign, not yet executed
+    EXECUTED = "executed"  # processed list frozen, on hold until ClearanceRequiredBy
+    CLEARED = "cleared"  # sent to the approved customers; open reservations released
+    CANCELLED = "cancelled"
+    ACTIVE = "active"  # triggered campaign accepting events
+
+
+class AllocationStatus(StrEnum):
+    RESERVED = "reserved"
+    COMMITTED = "committed"
+    RELEASED = "released"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """`{"field": "attributes.X" | "session.Y", "op": ..., "value": ...}` of a tier."""
+
+    field: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RewardSpec:
+    """A tier's reward as configured: amount, units, or percent of a session value."""
+
+    type: Literal["amount", "units", "percent"]
+    amount: int | None = None
+    currency: str | None = None
+    units: int | None = None
+    percent: float | None = None
+    of: str | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    id: str
+    name: str
+    when: tuple[Condition, ...]
+    reward: RewardSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Reward:
+    """A computed reward: `value` is minor units for amount rewards, items for units."""
+
+    type: RewardKind
+    value: int
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodCaps:
+    daily: int | None = None
+    weekly: int | None = None
+    monthly: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    id: str
+    name: str
+    promocodes: tuple[str, ...]
+    reward_kind: RewardKind
+    currency: str | None
+    budget: int
+    audience_cap: int
+    per_customer_limit: int
+    period_caps: PeriodCaps
+    tiers: tuple[Tier, ...]
+    status: PromotionStatus
+    ever_active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A promotion's running totals. Invariant: reserved + committed <= budget."""
+
+    budget_reserved: int = 0
+    budget_committed: int = 0
+    budget_released: int = 0
+    audience_reserved: int = 0
+    audience_committed: int = 0
+    redemptions: int = 0
+    redeemed_amount: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """What one customer holds of one promotion: live reservations and commitments."""
+
+    reserved: int = 0
+    committed: int = 0
+
+    @property
+    def live(self) -> int:
+        return self.reserved + self.committed
+
+
+@dataclass(frozen=True, slots=True)
+class TargetGroup:
+    """Which population customers a scheduled campaign targets.
+
+    The first `size` customers from index `offset` on whose attributes satisfy every
+    condition in `where` (none: a contiguous slice of the population).
+    """
+
+    size: int
+    offset: int = 0
+    where: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    id: int
+    type: CampaignType
+    promo_code: str
+    action_id: int
+    action_name: str
+    status: CampaignStatus
+    created_at: datetime
+    target: TargetGroup | None = None
+    clearance_window_s: int = 1800
+    execute_at: datetime | None = None
+    series_id: int | None = None
+    trigger: str | None = None
+    executed_at: datetime | None = None
+    clearance_required_by: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """A reward reserved for a customer by validateCustomers; keyed by
+    (campaign, customer, eventId-or-none) so validation is idempotent."""
+
+    id: str
+    promotion_id: str
+    campaign_id: int
+    customer_id: str
+    event_id: str | None
+    tier_id: str
+    tier_name: str
+    reward: Reward
+    status: AllocationStatus
+    reserved_at: datetime
+    period_keys: tuple[str, ...]
+    redeemed: bool = False
+    redeemed_amount: int = 0
+
+    @property
+    def key(self) -> tuple[int, str, str | None]:
+        return (self.campaign_id, self.customer_id, self.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggeredEvent:
+    """A customer event that fired a triggered campaign (one CE v2 webhook each)."""
+
+    id: str
+    campaign_id: int
+    customer_id: str
+    context: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """A webhook waiting to be delivered. `id` is the Standard Webhooks `webhook-id`."""
+
+    id: str
+    kind: Literal["scheduled", "cancelled", "triggered"]
+    campaign_id: int
+    body: dict[str, Any]
+    created_at: datetime
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClockState:
+    """A tenant's simulator clock: wall time plus an offset, or frozen at `manual_now`."""
+
+    mode: ClockMode = "realtime"
+    offset_s: float = 0.0
+    manual_now: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    code: str
+    at: datetime
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStats:
+    """The audit of one campaign: what the integrator did, counted as it happened."""
+
+    targeted: int = 0
+    fetch_calls: int = 0
+    fetched: int = 0
+    validated: int = 0
+    invalid: dict[str, int] = field(default_factory=dict)
+    approved: int = 0
+    released: int = 0
+    approvals_refused: dict[str, int] = field(default_factory=dict)
+    redeemed: int = 0
+    redemptions_refused: dict[str, int] = field(default_factory=dict)
+    events_emitted: int = 0
+    sent: int = 0
+    violations: dict[str, int] = field(default_factory=dict)
+    examples: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PopulationSpec:
+    """How a tenant's population is generated (see `simulator.population`)."""
+
+    seed: int = 42
+    size: int = 100_000
+    id_prefix: str = "C"
+    id_width: int = 7
+    self_excluded_per_mille: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class CeWebhook:
+    """The tenant's CE v2 triggered-webhook registration (one per tenant)."""
+
+    id: str
+    url: str
+    created_at: datetime
+    secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """One isolated simulated Optimove account. Keys live in the store's key table."""
+
+    id: str
+    name: str
+    created_at: datetime
+    clock: ClockState = ClockState()
+    population: PopulationSpec = PopulationSpec()
+    webhook_secret: str | None = None
+    # "5" or "13:7" (EventTypeID[:ChannelID]) → ListenerURL
+    listeners: dict[str, str] = field(default_factory=dict)
+    ce_webhook: CeWebhook | None = None
+    # username → (password, role) for the legacy login
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # promo code → promotion name, for the legacy AddPromotions / GetPromotions
+    legacy_promotions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A legacy `Authorization-Token`; expires 20 minutes after its last use (wall clock)."""
+
+    token: str
+    tenant_id: str
+    role: Role
+    last_used: float

@@ -1,0 +1,48 @@
+"""The ports the rules read and write state through, and the id source.
+
+A store implements `LedgerState` for one tenant inside one transaction, so a rule function
+sees a consistent snapshot and its writes land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from simulator.domain.models import Allocation, Holding, TriggeredEvent, Usage
+
+
+class Ids(Protocol):
+    """Source of new ids; passed in so a seeded run can be replayed."""
+
+    def next(self, prefix: str) -> str: ...
+
+
+class LedgerState(Protocol):
+    """Reward ledger of one tenant, as seen inside one store transaction."""
+
+    def usage(self, promotion_id: str) -> Usage: ...
+
+    def set_usage(self, promotion_id: str, usage: Usage) -> None: ...
+
+    def holding(self, promotion_id: str, customer_id: str) -> Holding: ...
+
+    def set_holding(self, promotion_id: str, customer_id: str, holding: Holding) -> None: ...
+
+    def period_count(self, promotion_id: str, period_key: str) -> int: ...
+
+    def add_period_count(self, promotion_id: str, period_key: str, delta: int) -> None: ...
+
+    def allocation(self, allocation_id: str) -> Allocation | None: ...
+
+    def allocation_by_key(
+        self, campaign_id: int, customer_id: str, event_id: str | None
+    ) -> Allocation | None: ...
+
+    def put_allocation(self, allocation: Allocation) -> None: ...
+
+    def open_allocations(self, campaign_id: int) -> Iterable[Allocation]: ...
+
+    def committed_count(self, campaign_id: int) -> int: ...
+
+    def event(self, event_id: str) -> TriggeredEvent | None: ...

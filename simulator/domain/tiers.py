@@ -1,0 +1,97 @@
+"""Tier selection and reward computation.
+
+Promotions' condition language is not public (optimove-api-facts §3.2, [A]); ours is an
+ordered list of tiers, each a conjunction of conditions over the customer's population
+attributes and the validate context's `session` object. The first tier that matches wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from simulator.domain.models import Condition, Reward, RewardKind, RewardSpec, Tier
+
+OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in")
+_MISSING = object()
+
+
+def resolve(field: str, attributes: Mapping[str, Any], session: Mapping[str, Any]) -> Any:
+    """Value of `attributes.X` or `session.Y` (dots go into nested objects); missing → sentinel."""
+    root, _, path = field.partition(".")
+    value: Any = attributes if root == "attributes" else session if root == "session" else None
+    if value is None or not path:
+        return _MISSING
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def holds(cond: Condition, attributes: Mapping[str, Any], session: Mapping[str, Any]) -> bool:
+    """Whether one condition holds. A missing field or values that cannot be compared
+    (a string against a number) make the condition false, never an error."""
+    actual = resolve(cond.field, attributes, session)
+    if actual is _MISSING:
+        return False
+    expected = cond.value
+    try:
+        match cond.op:
+            case "eq":
+                return bool(actual == expected)
+            case "ne":
+                return bool(actual != expected)
+            case "gt":
+                return bool(actual > expected)
+            case "gte":
+                return bool(actual >= expected)
+            case "lt":
+                return bool(actual < expected)
+            case "lte":
+                return bool(actual <= expected)
+            case "in":
+                return actual in expected
+            case "not_in":
+                return actual not in expected
+    except TypeError:
+        return False
+    return False
+
+
+def compute_reward(
+    spec: RewardSpec, kind: RewardKind, currency: str | None, session: Mapping[str, Any]
+) -> Reward | None:
+    """The reward a tier gives; None when a percent reward's base is missing or not a number.
+
+    Percent rewards are amount rewards: `percent` of `of` (a session value in minor units),
+    rounded down to a whole minor unit and capped by `max`.
+    """
+    if spec.type == "units":
+        return Reward("units", spec.units or 0)
+    if spec.type == "amount":
+        return Reward("amount", spec.amount or 0, spec.currency or currency)
+    base = resolve(spec.of or "", {}, session) if spec.of else _MISSING
+    if isinstance(base, bool) or not isinstance(base, int | float) or base < 0:
+        return None
+    value = int(base * (spec.percent or 0) // 100)
+    if spec.max is not None:
+        value = min(value, spec.max)
+    return Reward("amount", value, spec.currency or currency)
+
+
+def select_tier(
+    tiers: tuple[Tier, ...],
+    kind: RewardKind,
+    currency: str | None,
+    attributes: Mapping[str, Any],
+    session: Mapping[str, Any],
+) -> tuple[Tier, Reward] | None:
+    """First tier whose conditions all hold (no conditions: matches everyone) and whose
+    reward can be computed; None means `no_tier_matched`."""
+    for tier in tiers:
+        if all(holds(c, attributes, session) for c in tier.when):
+            reward = compute_reward(tier.reward, kind, currency, session)
+            if reward is not None:
+                return tier, reward
+    return None

@@ -1,0 +1,194 @@
+"""validateCustomers: eligibility, budget, audience cap, tier and reward per customer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from simulator.domain import ledger
+from simulator.domain.errors import DomainError
+from simulator.domain.models import (
+    Allocation,
+    AllocationStatus,
+    Campaign,
+    CampaignStatus,
+    Promotion,
+    PromotionStatus,
+    Reward,
+)
+from simulator.domain.periods import caps_by_key, period_keys
+from simulator.domain.state import Ids, LedgerState
+from simulator.domain.tiers import select_tier
+
+# Per-customer reasons, in the order they are checked (wire-contract §4).
+REASONS = (
+    "promotion_not_active",
+    "not_targeted",
+    "clearance_closed",
+    "customer_limit_reached",
+    "no_tier_matched",
+    "audience_cap_reached",
+    "budget_exhausted",
+    "period_cap_reached",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    customer_id: str
+    event_id: str | None
+    session: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ContextResult:
+    customer_id: str
+    event_id: str | None
+    valid: bool
+    reason: str | None = None
+    tier_id: str | None = None
+    tier_name: str | None = None
+    reward: Reward | None = None
+    allocation_id: str | None = None
+
+
+# Population lookup: a customer's attributes, or None when the customer is not targeted.
+Targeting = Callable[[str], Mapping[str, Any] | None]
+
+
+def check_campaign_accepts_validation(campaign: Campaign, promocode: str) -> None:
+    """Whole-call refusals: the promocode must be the campaign's, a scheduled campaign must
+    have executed, and a cancelled campaign takes no more validations."""
+    if campaign.promo_code != promocode:
+        raise DomainError(
+            "promocode_mismatch",
+            f"campaign {campaign.id} uses promocode {campaign.promo_code!r}, not {promocode!r}",
+            {"campaignId": campaign.id, "promocodeId": promocode},
+        )
+    if campaign.status is CampaignStatus.SCHEDULED:
+        raise DomainError("campaign_not_executed", f"campaign {campaign.id} has not executed yet")
+    if campaign.status is CampaignStatus.CANCELLED:
+        raise DomainError("campaign_cancelled", f"campaign {campaign.id} was cancelled")
+
+
+def validate_contexts(
+    state: LedgerState,
+    *,
+    promotion: Promotion,
+    promocode: str,
+    campaign: Campaign,
+    contexts: list[Context],
+    targeting: Targeting,
+    now: datetime,
+    ids: Ids,
+    dry_run: bool,
+) -> list[ContextResult]:
+    """Evaluate each context; a valid one reserves its reward unless `dry_run`.
+
+    Rules:
+    - Idempotent per allocation key (campaign, customer, eventId-or-none): a key holding a
+      live allocation gets that same allocation back, never a second reservation.
+    - Otherwise the first failing check, in `REASONS` order, is the customer's reason.
+    - `not_targeted`: scheduled, the customer is not in the frozen processed list;
+      triggered, the eventId is not an event emitted for this customer and campaign.
+    - `clearance_closed`: scheduled campaigns at or after `ClearanceRequiredBy`.
+    - Invalid results are not remembered; contexts in one call are evaluated in order, so
+      a later context sees the reservations of the earlier ones.
+    """
+    check_campaign_accepts_validation(campaign, promocode)
+    caps = caps_by_key(promotion.period_caps, period_keys(now))
+    results: list[ContextResult] = []
+    for ctx in contexts:
+        results.append(
+            _validate_one(state, promotion, campaign, ctx, targeting, now, ids, dry_run, caps)
+        )
+    return results
+
+
+def _validate_one(
+    state: LedgerState,
+    promotion: Promotion,
+    campaign: Campaign,
+    ctx: Context,
+    targeting: Targeting,
+    now: datetime,
+    ids: Ids,
+    dry_run: bool,
+    caps: list[tuple[str, int]],
+) -> ContextResult:
+    cid, eid = ctx.customer_id, ctx.event_id
+    key_event = eid if campaign.type == "triggered" else None
+    existing = state.allocation_by_key(campaign.id, cid, key_event)
+    if existing is not None and existing.status is not AllocationStatus.RELEASED:
+        return ContextResult(
+            cid,
+            eid,
+            True,
+            tier_id=existing.tier_id,
+            tier_name=existing.tier_name,
+            reward=existing.reward,
+            allocation_id=None if dry_run else existing.id,
+        )
+
+    def refuse(reason: str) -> ContextResult:
+        return ContextResult(cid, eid, False, reason=reason)
+
+    if promotion.status is not PromotionStatus.ACTIVE:
+        return refuse("promotion_not_active")
+    attributes = targeting(cid)
+    if attributes is None or not _event_matches(state, campaign, cid, eid):
+        return refuse("not_targeted")
+    if campaign.type == "scheduled" and _clearance_closed(campaign, now):
+        return refuse("clearance_closed")
+    holding = state.holding(promotion.id, cid)
+    if holding.live >= promotion.per_customer_limit:
+        return refuse("customer_limit_reached")
+    chosen = select_tier(
+        promotion.tiers, promotion.reward_kind, promotion.currency, attributes, ctx.session
+    )
+    if chosen is None:
+        return refuse("no_tier_matched")
+    tier, reward = chosen
+    usage = state.usage(promotion.id)
+    if holding.live == 0 and usage.audience_reserved + usage.audience_committed >= (
+        promotion.audience_cap
+    ):
+        return refuse("audience_cap_reached")
+    if usage.budget_reserved + usage.budget_committed + reward.value > promotion.budget:
+        return refuse("budget_exhausted")
+    if any(state.period_count(promotion.id, k) >= cap for k, cap in caps):
+        return refuse("period_cap_reached")
+    allocation_id = None
+    if not dry_run:
+        allocation = Allocation(
+            id=ids.next("AL"),
+            promotion_id=promotion.id,
+            campaign_id=campaign.id,
+            customer_id=cid,
+            event_id=key_event,
+            tier_id=tier.id,
+            tier_name=tier.name,
+            reward=reward,
+            status=AllocationStatus.RESERVED,
+            reserved_at=now,
+            period_keys=tuple(k for k, _ in caps),
+        )
+        ledger.reserve(state, allocation)
+        allocation_id = allocation.id
+    return ContextResult(cid, eid, True, None, tier.id, tier.name, reward, allocation_id)
+
+
+def _event_matches(state: LedgerState, campaign: Campaign, cid: str, eid: str | None) -> bool:
+    if campaign.type == "scheduled":
+        return True
+    if eid is None:
+        return False
+    event = state.event(eid)
+    return event is not None and event.customer_id == cid and event.campaign_id == campaign.id
+
+
+def _clearance_closed(campaign: Campaign, now: datetime) -> bool:
+    crb = campaign.clearance_required_by
+    return campaign.status is CampaignStatus.CLEARED or (crb is not None and now >= crb)

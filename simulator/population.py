@@ -1,0 +1,152 @@
+"""A deterministic customer population: customer `i` is computed from (seed, i), never stored.
+
+A 1,000,000-customer campaign therefore costs no memory until a customer is touched, and the
+same seed gives the same customers on every machine and in every process. Name pools come
+from Faker (seeded) so attributes look like a real casino/sportsbook/retail customer base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any
+
+from faker import Faker
+
+# (country, language, currency, Faker locale, weight in a thousand)
+COUNTRIES = (
+    ("DE", "de", "EUR", "de_DE", 220),
+    ("GB", "en", "GBP", "en_GB", 180),
+    ("SE", "sv", "SEK", "sv_SE", 90),
+    ("ES", "es", "EUR", "es_ES", 110),
+    ("IT", "it", "EUR", "it_IT", 100),
+    ("BR", "pt", "BRL", "pt_BR", 90),
+    ("CA", "en", "CAD", "en_CA", 80),
+    ("MT", "en", "EUR", "en_GB", 30),
+    ("NL", "nl", "EUR", "nl_NL", 60),
+    ("FR", "fr", "EUR", "fr_FR", 40),
+)
+VIP_LEVELS = (("Bronze", 600), ("Silver", 250), ("Gold", 120), ("Platinum", 30))
+ATTRIBUTES = (
+    "FirstName",
+    "LastName",
+    "Email",
+    "Country",
+    "Language",
+    "Currency",
+    "VIPLevel",
+    "LifetimeDeposits",
+    "Balance",
+    "RegistrationDate",
+    "Age",
+    "SelfExcluded",
+)
+_CANONICAL = {name.lower(): name for name in ATTRIBUTES}
+_EPOCH = date(2015, 1, 1)
+_MASK = (1 << 64) - 1
+POOL_SIZE = 256
+_DATES = tuple((_EPOCH + timedelta(days=d)).isoformat() for d in range(4000))
+
+
+def _table(weighted: tuple[tuple[Any, ...], ...]) -> tuple[int, ...]:
+    """A 1000-slot lookup: slot s → index of the weighted entry covering it."""
+    slots: list[int] = []
+    for i, row in enumerate(weighted):
+        slots.extend([i] * row[-1])
+    assert len(slots) == 1000
+    return tuple(slots)
+
+
+_COUNTRY_SLOTS = _table(COUNTRIES)
+_VIP_SLOTS = _table(VIP_LEVELS)
+
+
+def _mix(x: int) -> int:
+    """splitmix64 finaliser: a fast, well-spread 64-bit hash."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+@lru_cache(maxsize=16)
+def _name_pools(seed: int) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    pools: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for _, _, _, locale, _ in COUNTRIES:
+        if locale in pools:
+            continue
+        fake = Faker(locale)
+        fake.seed_instance(seed)
+        firsts = tuple(fake.first_name() for _ in range(POOL_SIZE))
+        lasts = tuple(fake.last_name() for _ in range(POOL_SIZE))
+        pools[locale] = (firsts, lasts)
+    return pools
+
+
+def canonical_attribute(name: str) -> str | None:
+    """The attribute's canonical spelling, matched case-insensitively; None if unknown."""
+    return _CANONICAL.get(name.strip().lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    """`size` customers with ids `{prefix}{i:0{width}d}`, attributes derived from `seed`."""
+
+    seed: int = 42
+    size: int = 100_000
+    id_prefix: str = "C"
+    id_width: int = 7
+    self_excluded_per_mille: int = 20
+
+    def customer_id(self, index: int) -> str:
+        return f"{self.id_prefix}{index:0{self.id_width}d}"
+
+    def index_of(self, customer_id: str) -> int | None:
+        """The index behind a customer id, or None for an id not of this population."""
+        digits = customer_id[len(self.id_prefix) :]
+        if (
+            not customer_id.startswith(self.id_prefix)
+            or len(digits) != self.id_width
+            or not digits.isdigit()
+        ):
+            return None
+        index = int(digits)
+        return index if index < self.size else None
+
+    def attributes(self, index: int) -> dict[str, Any]:
+        """Customer `index`'s attributes; the same for the same seed, everywhere."""
+        h1 = _mix((self.seed << 32) ^ index)
+        h2 = _mix(h1)
+        country, language, currency, locale, _ = COUNTRIES[_COUNTRY_SLOTS[(h1 & 0x3FF) % 1000]]
+        firsts, lasts = _name_pools(self.seed)[locale]
+        first = firsts[(h2 >> 8) & 0xFF]
+        last = lasts[(h2 >> 16) & 0xFF]
+        vip = VIP_LEVELS[_VIP_SLOTS[((h1 >> 10) & 0x3FF) % 1000]][0]
+        # Deposits: a long tail — most customers deposit a little, a few a lot.
+        scale = 10 ** (2 + ((h1 >> 20) & 0x3) + (1 if vip in ("Gold", "Platinum") else 0))
+        deposits = ((h1 >> 22) & 0xFFFF) * scale // 64
+        balance = ((h1 >> 38) & 0xFFFF) * 3
+        return {
+            "FirstName": first,
+            "LastName": last,
+            "Email": f"{first}.{last}.{index}@example.com".lower(),
+            "Country": country,
+            "Language": language,
+            "Currency": currency,
+            "VIPLevel": vip,
+            "LifetimeDeposits": deposits,
+            "Balance": balance,
+            "RegistrationDate": _DATES[(h2 >> 24) % 4000],
+            "Age": 18 + (h2 >> 40) % 60,
+            "SelfExcluded": (h2 >> 50) % 1000 < self.self_excluded_per_mille,
+        }
+
+    def pick(self, salt: int, n: int) -> list[int]:
+        """`n` customer indices chosen deterministically by `salt` (with repeats allowed,
+        as real customers trigger more than once)."""
+        return [_mix((self.seed << 40) ^ (salt << 20) ^ k) % self.size for k in range(n)]
+
+    def sample_value(self, salt: int, low: int, high: int) -> int:
+        """A deterministic integer in [low, high] for generated event contexts."""
+        return low + _mix((self.seed << 24) ^ salt) % (high - low + 1)

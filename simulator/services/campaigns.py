@@ -1,0 +1,354 @@
+"""Campaign operations: create, execute, clear, cancel, triggered events, the processed
+customer list, approvals (core batch and CE v2), the audit report, and clock-driven work."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from simulator.domain import approvals, audit, campaigns
+from simulator.domain.campaigns import ProcessedList
+from simulator.domain.errors import DomainError, not_found
+from simulator.domain.models import Campaign, CampaignStats, CampaignStatus, TargetGroup, Tenant
+from simulator.domain.tiers import holds
+from simulator.population import Population
+from simulator.services.runtime import Runtime
+from simulator.specs import CampaignCreate
+from simulator.store.base import Tx
+
+MAX_APPROVAL_ITEMS = 10_000
+
+
+def require_tenant(tx: Tx) -> Tenant:
+    tenant = tx.tenant()
+    if tenant is None:
+        raise not_found("tenant", tx.tenant_id)
+    return tenant
+
+
+def require_campaign(tx: Tx, campaign_id: int) -> Campaign:
+    campaign = tx.campaign(campaign_id)
+    if campaign is None:
+        raise not_found("campaign", campaign_id)
+    return campaign
+
+
+def freeze(population: Population, target: TargetGroup) -> ProcessedList:
+    """The processed list of a target group at execution time (see `TargetGroup`)."""
+    start = min(target.offset, population.size)
+    if not target.where:
+        return ProcessedList(start, min(population.size, start + target.size))
+    indices: array[int] = array("I")
+    for index in range(start, population.size):
+        if len(indices) >= target.size:
+            break
+        attributes = population.attributes(index)
+        if all(holds(c, attributes, {}) for c in target.where):
+            indices.append(index)
+    return ProcessedList(indices=indices)
+
+
+def settle(rt: Runtime, tx: Tx, tenant: Tenant, campaign: Campaign, now: datetime) -> Campaign:
+    """Do what the clock owes this campaign (execute at `executeAt`, clear at the deadline)
+    before anyone looks at it, so a request never sees a campaign past its time."""
+    while (duty := campaigns.due(campaign, now)) is not None:
+        if duty == "execute":
+            campaign = _execute(rt, tx, tenant, campaign, now)
+        else:
+            campaign = _clear(tx, campaign, now)
+    return campaign
+
+
+def settled_campaign(rt: Runtime, tx: Tx, campaign_id: int) -> tuple[Tenant, Campaign, datetime]:
+    tenant = require_tenant(tx)
+    now = rt.now(tenant)
+    return tenant, settle(rt, tx, tenant, require_campaign(tx, campaign_id), now), now
+
+
+def run_due(rt: Runtime, tenant_id: str) -> int:
+    """Run every execution and clearance that has fallen due on the tenant's clock."""
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = tx.tenant()
+        if tenant is None:
+            return 0
+        now = rt.now(tenant)
+        done = 0
+        for campaign in tx.campaigns():
+            if campaigns.due(campaign, now) is not None:
+                settle(rt, tx, tenant, campaign, now)
+                done += 1
+        return done
+
+
+def create_campaign(rt: Runtime, tenant_id: str, spec: CampaignCreate) -> Campaign:
+    """Create a campaign; its promo code must belong to an existing promotion."""
+    with rt.store.transaction(tenant_id) as tx:
+        return create_campaign_in(rt, tx, require_tenant(tx), spec)
+
+
+def create_campaign_in(rt: Runtime, tx: Tx, tenant: Tenant, spec: CampaignCreate) -> Campaign:
+    if tx.campaign(spec.id) is not None:
+        raise DomainError("campaign_exists", f"campaign {spec.id} already exists")
+    if tx.promotion_by_code(spec.promoCode) is None:
+        raise DomainError(
+            "unknown_promocode", f"promocode {spec.promoCode!r} belongs to no promotion"
+        )
+    campaign = Campaign(
+        id=spec.id,
+        type=spec.type,
+        promo_code=spec.promoCode,
+        action_id=spec.actionId,
+        action_name=spec.actionName,
+        status=CampaignStatus.SCHEDULED if spec.type == "scheduled" else CampaignStatus.ACTIVE,
+        created_at=rt.now(tenant),
+        target=spec.targetGroup.to_domain() if spec.targetGroup else None,
+        clearance_window_s=round(spec.clearanceWindowMinutes * 60),
+        execute_at=spec.executeAt,
+        series_id=spec.seriesId,
+        trigger=spec.trigger,
+    )
+    tx.put_campaign(campaign)
+    return settle(rt, tx, tenant, campaign, rt.now(tenant))
+
+
+def get_campaign(rt: Runtime, tenant_id: str, campaign_id: int) -> tuple[Campaign, int]:
+    """The campaign and the size of its processed list (0 before execution)."""
+    with rt.store.transaction(tenant_id) as tx:
+        _, campaign, _ = settled_campaign(rt, tx, campaign_id)
+        processed = tx.processed(campaign_id)
+        return campaign, len(processed) if processed is not None else 0
+
+
+def list_campaigns(rt: Runtime, tenant_id: str) -> list[Campaign]:
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        now = rt.now(tenant)
+        return [settle(rt, tx, tenant, c, now) for c in sorted(tx.campaigns(), key=lambda c: c.id)]
+
+
+def _execute(rt: Runtime, tx: Tx, tenant: Tenant, campaign: Campaign, now: datetime) -> Campaign:
+    if campaign.status is CampaignStatus.SCHEDULED and campaign.target is not None:
+        processed = freeze(rt.population(tenant), campaign.target)
+    else:
+        processed = ProcessedList()
+    executed, event = campaigns.execute(campaign, tenant_id=tenant.id, now=now, ids=rt.ids)
+    tx.put_processed(campaign.id, processed)
+    tx.put_campaign(executed)
+    tx.append_outbox(event)
+    tx.put_stats(campaign.id, replace(tx.stats(campaign.id), targeted=len(processed)))
+    return executed
+
+
+def _clear(tx: Tx, campaign: Campaign, now: datetime) -> Campaign:
+    cleared, sent, released = campaigns.clear(tx, campaign, now=now)
+    tx.put_campaign(cleared)
+    stats = tx.stats(campaign.id)
+    tx.put_stats(campaign.id, replace(stats, sent=sent, released=stats.released + released))
+    return cleared
+
+
+def execute_campaign(rt: Runtime, tenant_id: str, campaign_id: int) -> Campaign:
+    """Execute a scheduled campaign now: freeze its processed list, set
+    `ClearanceRequiredBy` and write the EventTypeID 5 webhook to the outbox."""
+    with rt.store.transaction(tenant_id) as tx:
+        tenant, campaign, now = settled_campaign(rt, tx, campaign_id)
+        return _execute(rt, tx, tenant, campaign, now)
+
+
+def clear_campaign(rt: Runtime, tenant_id: str, campaign_id: int) -> Campaign:
+    """Clear an executed campaign now, as if its `ClearanceRequiredBy` had come."""
+    with rt.store.transaction(tenant_id) as tx:
+        _, campaign, now = settled_campaign(rt, tx, campaign_id)
+        return _clear(tx, campaign, now)
+
+
+def cancel_campaign(rt: Runtime, tenant_id: str, campaign_id: int) -> Campaign:
+    """Cancel: release open reservations; an executed campaign also sends EventTypeID 4."""
+    with rt.store.transaction(tenant_id) as tx:
+        _, campaign, now = settled_campaign(rt, tx, campaign_id)
+        cancelled, released, event = campaigns.cancel(tx, campaign, now=now, ids=rt.ids)
+        tx.put_campaign(cancelled)
+        if event is not None:
+            tx.append_outbox(event)
+        stats = tx.stats(campaign_id)
+        tx.put_stats(campaign_id, replace(stats, released=stats.released + released))
+        return cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPage:
+    """One page of a processed list, for the API to encode (it is the hot path)."""
+
+    campaign: Campaign
+    population: Population
+    processed: ProcessedList
+    start: int
+    stop: int
+    attributes: tuple[str, ...]
+
+
+def get_processed_campaign_customers(
+    rt: Runtime,
+    tenant_id: str,
+    campaign_id: int,
+    *,
+    top: int,
+    skip: int,
+    attributes: tuple[str, ...],
+) -> CustomerPage:
+    """A page of the frozen processed list, in a stable order; 404 before execution."""
+    with rt.store.transaction(tenant_id) as tx:
+        tenant, campaign, _ = settled_campaign(rt, tx, campaign_id)
+        processed = tx.processed(campaign_id)
+        if campaign.type != "scheduled" or processed is None:
+            raise DomainError(
+                "campaign_not_executed", f"campaign {campaign_id} has no processed customers"
+            )
+        start = min(skip, len(processed))
+        stop = min(start + top, len(processed))
+        tx.put_stats(campaign_id, audit.record_fetch(tx.stats(campaign_id), stop - start))
+        return CustomerPage(campaign, rt.population(tenant), processed, start, stop, attributes)
+
+
+def _targeting(population: Population, processed: ProcessedList | None) -> Any:
+    def is_targeted(customer_id: str) -> bool:
+        index = population.index_of(customer_id)
+        return index is not None and processed is not None and processed.contains(index)
+
+    return is_targeted
+
+
+def update_customer_promotion_status(
+    rt: Runtime, tenant_id: str, campaign_id: int, items: list[tuple[str, bool]]
+) -> approvals.ApprovalOutcome:
+    """Approve (commit) or release customers of a scheduled campaign, all or nothing.
+    A refused call is still counted in the audit, in a transaction of its own."""
+    if len(items) > MAX_APPROVAL_ITEMS:
+        raise DomainError("invalid_request", f"PromosUpdated: at most {MAX_APPROVAL_ITEMS} items")
+    try:
+        with rt.store.transaction(tenant_id) as tx:
+            tenant, campaign, now = settled_campaign(rt, tx, campaign_id)
+            if campaign.type != "scheduled":
+                raise not_found("campaign", campaign_id)
+            outcome = approvals.approve_customers(
+                tx,
+                campaign=campaign,
+                items=items,
+                is_targeted=_targeting(rt.population(tenant), tx.processed(campaign_id)),
+                now=now,
+                duplicates=rt.duplicates,
+            )
+            stats = audit.record_approvals(
+                tx.stats(campaign_id), outcome.approved, outcome.released, now
+            )
+            tx.put_stats(campaign_id, stats)
+            return outcome
+    except DomainError as error:
+        _record_refusal(rt, tenant_id, campaign_id, error)
+        raise
+
+
+def _record_refusal(rt: Runtime, tenant_id: str, campaign_id: int, error: DomainError) -> None:
+    if error.code.startswith("unknown_") or error.code == "invalid_request":
+        return
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = tx.tenant()
+        if tenant is None or tx.campaign(campaign_id) is None:
+            return
+        rejected = (error.details or {}).get("rejected", [])
+        stats = audit.record_refusal(tx.stats(campaign_id), error.code, rejected, rt.now(tenant))
+        tx.put_stats(campaign_id, stats)
+
+
+def approve_triggered_event(
+    rt: Runtime, tenant_id: str, campaign_id: int, customer_id: str, event_id: str, approved: bool
+) -> Literal["approved", "declined"]:
+    """CE v2 approval of one triggered event (see `approvals.approve_event`)."""
+    try:
+        with rt.store.transaction(tenant_id) as tx:
+            _, campaign, now = settled_campaign(rt, tx, campaign_id)
+            status = approvals.approve_event(
+                tx, campaign=campaign, customer_id=customer_id, event_id=event_id, approved=approved
+            )
+            stats = tx.stats(campaign_id)
+            tx.put_stats(
+                campaign_id,
+                audit.record_approvals(
+                    stats, int(status == "approved"), int(status == "declined"), now
+                ),
+            )
+            return status
+    except DomainError as error:
+        if error.code in ("duplicate_approval", "not_validated", "already_approved"):
+            _record_refusal(
+                rt,
+                tenant_id,
+                campaign_id,
+                DomainError(
+                    error.code,
+                    error.message,
+                    {"rejected": [{"CustomerID": customer_id, "reason": error.code}]},
+                ),
+            )
+        raise
+
+
+def emit_events(
+    rt: Runtime,
+    tenant_id: str,
+    campaign_id: int,
+    *,
+    customers: list[tuple[str, Mapping[str, Any]]] | None,
+    count: int | None,
+    context: Mapping[str, Any],
+) -> list[str]:
+    """Emit customer events for a triggered campaign: one outbox webhook each.
+
+    Given `customers`, one event per entry (a customer may repeat); given `count`, that many
+    customers are picked deterministically from the population, each with `context` plus a
+    generated `depositAmount` (minor units) unless the context sets one.
+    """
+    with rt.store.transaction(tenant_id) as tx:
+        tenant, campaign, now = settled_campaign(rt, tx, campaign_id)
+        population = rt.population(tenant)
+        stats = tx.stats(campaign_id)
+        if customers is None:
+            salt = campaign_id * 1_000_003 + stats.events_emitted
+            picked = population.pick(salt, count or 0)
+            customers = [
+                (
+                    population.customer_id(index),
+                    {"depositAmount": population.sample_value(salt + k, 1_000, 50_000), **context},
+                )
+                for k, index in enumerate(picked)
+            ]
+        for i, (customer_id, _) in enumerate(customers):
+            if population.index_of(customer_id) is None:
+                raise DomainError(
+                    "invalid_request",
+                    f"customers[{i}].customerId: {customer_id!r} is not in the population",
+                    {"field": f"customers[{i}].customerId"},
+                )
+        ids: list[str] = []
+        for customer_id, ctx in customers:
+            event, webhook = campaigns.emit_event(
+                campaign, customer_id=customer_id, context=ctx, now=now, ids=rt.ids
+            )
+            tx.put_event(event)
+            tx.append_outbox(webhook)
+            ids.append(event.id)
+        tx.put_stats(campaign_id, replace(stats, events_emitted=stats.events_emitted + len(ids)))
+        return ids
+
+
+def campaign_report(
+    rt: Runtime, tenant_id: str, campaign_id: int
+) -> tuple[Campaign, CampaignStats]:
+    """The campaign's audit: what was targeted, fetched, validated, approved, released and
+    redeemed, and every protocol violation seen so far."""
+    with rt.store.transaction(tenant_id) as tx:
+        _, campaign, _ = settled_campaign(rt, tx, campaign_id)
+        return campaign, tx.stats(campaign_id)

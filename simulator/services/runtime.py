@@ -1,0 +1,65 @@
+"""What every service needs: the store, the wall clock, the id source and options."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from random import Random
+from threading import Lock
+
+from simulator.domain.approvals import DuplicateMode
+from simulator.domain.models import ClockState, PopulationSpec, Tenant
+from simulator.population import Population
+from simulator.store.base import Store
+
+
+class RandomIds:
+    """Unique ids from the OS random source: safe across several server processes."""
+
+    def next(self, prefix: str) -> str:
+        return f"{prefix}_{secrets.token_hex(8)}"
+
+
+class SeededIds:
+    """Replayable ids from a seed (single process): the same run gives the same ids."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = Random(seed)
+        self._lock = Lock()
+
+    def next(self, prefix: str) -> str:
+        with self._lock:
+            return f"{prefix}_{self._random.getrandbits(64):016x}"
+
+
+@dataclass
+class Runtime:
+    """The simulator's moving parts, built once by `create_app` and passed to services."""
+
+    store: Store
+    wall: Callable[[], float] = time.time
+    ids: RandomIds | SeededIds = field(default_factory=RandomIds)
+    duplicates: DuplicateMode = "reject"
+    token_ttl_s: float = 1200.0
+
+    def now(self, tenant: Tenant) -> datetime:
+        """The tenant's simulator clock (wire-contract §8: realtime by default)."""
+        return clock_now(tenant.clock, self.wall())
+
+    def population(self, tenant: Tenant) -> Population:
+        return population_of(tenant.population)
+
+
+def clock_now(clock: ClockState, wall: float) -> datetime:
+    if clock.mode == "manual" and clock.manual_now is not None:
+        return clock.manual_now
+    return datetime.fromtimestamp(wall, UTC) + timedelta(seconds=clock.offset_s)
+
+
+def population_of(spec: PopulationSpec) -> Population:
+    return Population(
+        spec.seed, spec.size, spec.id_prefix, spec.id_width, spec.self_excluded_per_mille
+    )

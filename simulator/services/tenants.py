@@ -1,0 +1,311 @@
+"""Tenant operations: create, scenario load, reset, clock, auth (API keys and the legacy
+login token), event listeners, the CE v2 webhook registration and legacy promotion codes."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from simulator.domain import promotions as promotion_rules
+from simulator.domain.errors import DomainError, invalid, not_found
+from simulator.domain.models import (
+    CeWebhook,
+    ClockState,
+    OutboxEvent,
+    PopulationSpec,
+    Role,
+    Tenant,
+    Token,
+)
+from simulator.services import campaigns as campaign_service
+from simulator.services.campaigns import require_tenant
+from simulator.services.promotions import add_promotion, build_promotion
+from simulator.services.runtime import Runtime, clock_now
+from simulator.specs import Scenario
+from simulator.store.base import Tx
+
+EVENT_TYPES = (1, 2, 3, 4, 5, 11, 13)
+
+
+def new_key(role: Role) -> str:
+    return f"sk_{role[:5]}_{secrets.token_urlsafe(18)}"
+
+
+def _population(scenario: Scenario) -> PopulationSpec:
+    p = scenario.population
+    return PopulationSpec(p.seed, p.size, p.idPrefix, p.idWidth, p.selfExcludedPerMille)
+
+
+def _clock(scenario: Scenario, wall: float) -> ClockState:
+    start = scenario.clock.start
+    if scenario.clock.mode == "manual":
+        return ClockState("manual", 0.0, start or clock_now(ClockState(), wall))
+    offset = (start - clock_now(ClockState(), wall)).total_seconds() if start else 0.0
+    return ClockState("realtime", offset)
+
+
+def _apply(rt: Runtime, tx: Tx, tenant: Tenant, scenario: Scenario) -> Tenant:
+    """Replace the tenant's world with the scenario's (keys and id stay)."""
+    tx.reset()
+    tenant = replace(
+        tenant,
+        clock=_clock(scenario, rt.wall()),
+        population=_population(scenario),
+        webhook_secret=scenario.tenant.webhookSecret or tenant.webhook_secret,
+        users={u.username: (u.password, u.role) for u in scenario.tenant.users} or tenant.users,
+    )
+    tx.put_tenant(tenant)
+    now = rt.now(tenant)
+    for spec in scenario.promotions:
+        promotion = build_promotion(spec, now)
+        if spec.status == "active":
+            promotion = promotion_rules.activate(promotion)
+        add_promotion(tx, promotion)
+    for campaign_spec in scenario.campaigns:
+        campaign_service.create_campaign_in(rt, tx, tenant, campaign_spec)
+    return tenant
+
+
+def create_tenant(
+    rt: Runtime, scenario: Scenario, *, tenant_id: str | None = None, name: str | None = None
+) -> tuple[Tenant, list[tuple[str, Role]]]:
+    """A new isolated tenant with fresh keys (one admin, one integrations) and the
+    scenario's world. Used by parallel test runs: nothing is shared between tenants."""
+    tenant_id = tenant_id or f"t-{secrets.token_hex(6)}"
+    with rt.store.transaction(tenant_id) as tx:
+        if tx.tenant() is not None:
+            raise DomainError("tenant_exists", f"tenant {tenant_id!r} already exists")
+        tenant = Tenant(tenant_id, name or scenario.tenant.name, clock_now(ClockState(), rt.wall()))
+        tx.put_tenant(tenant)
+        for role in ("admin", "integrations"):
+            tx.add_key(new_key(role), role)
+        _apply(rt, tx, tenant, scenario)
+        return require_tenant(tx), tx.keys()
+
+
+def ensure_scenario_tenant(rt: Runtime, scenario: Scenario) -> tuple[Tenant, bool]:
+    """Create the scenario's own tenant (its id and keys) unless it exists already.
+
+    Safe when several server processes share one SQLite file: the first one creates it,
+    the others find it. Returns (tenant, created)."""
+    spec = scenario.tenant
+    with rt.store.transaction(spec.id) as tx:
+        existing = tx.tenant()
+        if existing is not None:
+            return existing, False
+        for key in spec.keys:
+            owner = rt.store.lookup_key(key.key)
+            if owner is not None and owner[0] != spec.id:
+                raise invalid("tenant.keys", f"key {key.key[:6]}… belongs to another tenant")
+        tenant = Tenant(spec.id, spec.name, clock_now(ClockState(), rt.wall()))
+        tx.put_tenant(tenant)
+        for key in spec.keys:
+            tx.add_key(key.key, key.role)
+        return _apply(rt, tx, tenant, scenario), True
+
+
+def load_scenario(rt: Runtime, tenant_id: str, scenario: Scenario) -> Tenant:
+    """Load a scenario into the caller's tenant, replacing its state (keys stay)."""
+    with rt.store.transaction(tenant_id) as tx:
+        return _apply(rt, tx, require_tenant(tx), scenario)
+
+
+def reset_tenant(rt: Runtime, tenant_id: str) -> Tenant:
+    """Forget promotions, campaigns, allocations, events and outbox; clock back to realtime.
+    Keys, population, users and secrets stay."""
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        tx.reset()
+        tenant = replace(
+            tenant, clock=ClockState(), listeners={}, ce_webhook=None, legacy_promotions={}
+        )
+        tx.put_tenant(tenant)
+        return tenant
+
+
+def get_tenant(rt: Runtime, tenant_id: str) -> tuple[Tenant, datetime]:
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        return tenant, rt.now(tenant)
+
+
+# -- clock -------------------------------------------------------------------------------
+def set_clock(
+    rt: Runtime, tenant_id: str, mode: Literal["realtime", "manual"], at: datetime | None
+) -> tuple[Tenant, datetime, int]:
+    """Switch the clock mode and optionally jump to `at`; due work runs right after."""
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        current = rt.now(tenant)
+        target = at or current
+        wall_now = clock_now(ClockState(), rt.wall())
+        if mode == "manual":
+            clock = ClockState("manual", 0.0, target)
+        else:
+            clock = ClockState("realtime", (target - wall_now).total_seconds())
+        tx.put_tenant(replace(tenant, clock=clock))
+    done = campaign_service.run_due(rt, tenant_id)
+    tenant, now = get_tenant(rt, tenant_id)
+    return tenant, now, done
+
+
+def advance_clock(rt: Runtime, tenant_id: str, seconds: float) -> tuple[Tenant, datetime, int]:
+    """Move the clock forward (either mode) and run whatever falls due, such as
+    clearances at `ClearanceRequiredBy` and executions at `executeAt`."""
+    if seconds < 0:
+        raise invalid("seconds", "the clock only moves forward")
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        clock = tenant.clock
+        if clock.mode == "manual" and clock.manual_now is not None:
+            clock = replace(clock, manual_now=clock.manual_now + timedelta(seconds=seconds))
+        else:
+            clock = replace(clock, offset_s=clock.offset_s + seconds)
+        tx.put_tenant(replace(tenant, clock=clock))
+    done = campaign_service.run_due(rt, tenant_id)
+    tenant, now = get_tenant(rt, tenant_id)
+    return tenant, now, done
+
+
+# -- auth --------------------------------------------------------------------------------
+def login(rt: Runtime, username: str, password: str) -> str:
+    """Legacy `general/login`: a token for `Authorization-Token` (wire-contract §2)."""
+    for tenant_id in rt.store.tenant_ids():
+        with rt.store.transaction(tenant_id) as tx:
+            tenant = tx.tenant()
+            user = tenant.users.get(username) if tenant else None
+            if user is not None and secrets.compare_digest(user[0], password):
+                token = secrets.token_urlsafe(32)
+                role: Role = "admin" if user[1] == "admin" else "integrations"
+                tx.put_token(Token(token, tenant_id, role, rt.wall()))
+                return token
+    raise DomainError("unauthorized", "Unauthorized")
+
+
+def authenticate_token(rt: Runtime, token: str) -> tuple[str, Role]:
+    """The token's tenant and role; it expires 20 minutes after its last use → 403."""
+    found = rt.store.lookup_token(token)
+    if found is None:
+        raise DomainError("unauthorized", "Unauthorized")
+    now = rt.wall()
+    if now - found.last_used > rt.token_ttl_s:
+        raise DomainError("token_expired", "Authorization-Token Expired")
+    rt.store.touch_token(token, now)
+    return found.tenant_id, found.role
+
+
+# -- listeners and webhooks --------------------------------------------------------------
+def _check_url(field: str, url: str) -> str:
+    if "%3a" in url.lower():  # the PyPI client percent-encodes the URL (optimove-api-facts §2.1)
+        url = unquote(url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 1024:
+        raise invalid(field, "must be an http(s) URL")
+    return url
+
+
+def listener_key(event_type: int, channel_id: int | None) -> str:
+    return str(event_type) if channel_id is None else f"{event_type}:{channel_id}"
+
+
+def register_event_listener(
+    rt: Runtime, tenant_id: str, event_type: int, url: str, channel_id: int | None
+) -> None:
+    """Register (or replace) the listener of an event type (EventTypeID 5: no ChannelID)."""
+    if event_type not in EVENT_TYPES:
+        raise invalid("EventTypeID", f"must be one of {', '.join(map(str, EVENT_TYPES))}")
+    if event_type == 5 and channel_id is not None:
+        raise invalid("ChannelID", "EventTypeID 5 is a general listener: no ChannelID")
+    url = _check_url("ListenerURL", url)
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        listeners = {**tenant.listeners, listener_key(event_type, channel_id): url}
+        tx.put_tenant(replace(tenant, listeners=listeners))
+
+
+def unregister_event_listener(
+    rt: Runtime, tenant_id: str, event_type: int, channel_id: int | None
+) -> None:
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        key = listener_key(event_type, channel_id)
+        if key not in tenant.listeners:
+            raise DomainError("unknown_listener", f"no listener for EventTypeID {event_type}")
+        listeners = {k: v for k, v in tenant.listeners.items() if k != key}
+        tx.put_tenant(replace(tenant, listeners=listeners))
+
+
+def get_registered_event_listeners(rt: Runtime, tenant_id: str) -> list[dict[str, Any]]:
+    tenant, _ = get_tenant(rt, tenant_id)
+    out = []
+    for key, url in sorted(tenant.listeners.items()):
+        event_type, _, channel = key.partition(":")
+        out.append(
+            {
+                "EventTypeID": int(event_type),
+                "ListenerURL": url,
+                "ChannelID": int(channel) if channel else None,
+            }
+        )
+    return out
+
+
+def register_triggered_webhook(
+    rt: Runtime, tenant_id: str, url: str, secret: str | None
+) -> CeWebhook:
+    """One CE v2 webhook per tenant; a new registration replaces the old one."""
+    url = _check_url("url", url)
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        hook = CeWebhook(rt.ids.next("wh"), url, rt.now(tenant), secret)
+        tx.put_tenant(replace(tenant, ce_webhook=hook))
+        return hook
+
+
+def get_triggered_webhook(rt: Runtime, tenant_id: str) -> CeWebhook:
+    tenant, _ = get_tenant(rt, tenant_id)
+    if tenant.ce_webhook is None:
+        raise not_found("webhook", "triggered")
+    return tenant.ce_webhook
+
+
+def delete_triggered_webhook(rt: Runtime, tenant_id: str) -> None:
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        if tenant.ce_webhook is None:
+            raise not_found("webhook", "triggered")
+        tx.put_tenant(replace(tenant, ce_webhook=None))
+
+
+# -- legacy promotion codes (integrations/AddPromotions etc.) ----------------------------
+def add_promotions(rt: Runtime, tenant_id: str, items: list[tuple[str, str]]) -> None:
+    """Add or replace promo codes (≤ 100 per call, as the real API)."""
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        tx.put_tenant(
+            replace(tenant, legacy_promotions={**tenant.legacy_promotions, **dict(items)})
+        )
+
+
+def get_promotions(rt: Runtime, tenant_id: str) -> list[tuple[str, str]]:
+    tenant, _ = get_tenant(rt, tenant_id)
+    return sorted(tenant.legacy_promotions.items())
+
+
+def delete_promotions(rt: Runtime, tenant_id: str, codes: list[str]) -> None:
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        kept = {k: v for k, v in tenant.legacy_promotions.items() if k not in set(codes)}
+        tx.put_tenant(replace(tenant, legacy_promotions=kept))
+
+
+def list_outbox(
+    rt: Runtime, tenant_id: str, after: int, limit: int, kind: str | None
+) -> list[OutboxEvent]:
+    """Outbox events in write order, after sequence number `after`."""
+    with rt.store.transaction(tenant_id) as tx:
+        require_tenant(tx)
+        return list(tx.outbox(after=after, limit=limit, kind=kind))

@@ -1,0 +1,41 @@
+"""Server settings: every option of `optisim serve` is also a `SIM_` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SimSettings(BaseSettings):
+    """Validated settings; built by the CLI or by `create_app`'s caller (no singleton)."""
+
+    model_config = SettingsConfigDict(env_prefix="SIM_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8900, ge=0, le=65535)
+    store: Literal["memory", "sqlite"] = "memory"
+    sqlite_path: Path = Path("optisim.sqlite")
+    scenario: str = Field("demo", description="built-in name (demo, large) or a file path")
+    clock: Literal["realtime", "manual"] | None = Field(
+        None, description="override the scenario's clock mode"
+    )
+    seed: int | None = Field(None, description="seeded ids (single process): replayable runs")
+    duplicate_approvals: Literal["reject", "ignore"] = "reject"
+    journal_size: int = Field(10_000, ge=0, le=1_000_000)
+    journal: bool = True
+    access_log: bool = False
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    token_ttl_seconds: float = Field(1200.0, gt=0)
+    sweep_seconds: float = Field(1.0, gt=0, description="how often due clearances run")
+    workers: int = Field(1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _workers_need_sqlite(self) -> SimSettings:
+        if self.workers > 1 and self.store != "sqlite":
+            raise ValueError("workers > 1 needs store=sqlite (memory state is per process)")
+        if self.workers > 1 and self.seed is not None:
+            raise ValueError("seeded ids need a single process (workers=1)")
+        return self

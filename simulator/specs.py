@@ -1,0 +1,237 @@
+"""Input specifications shared by wire bodies and scenario files (pydantic).
+
+Field names are the wire's camelCase. Limits follow wire-contract §8: ids ≤ 128
+characters, other strings ≤ 1024, amounts are non-negative integers in minor units.
+Validation errors name the field (pydantic's `loc`), which the API turns into messages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from simulator.domain.models import (
+    Condition,
+    PeriodCaps,
+    RewardSpec,
+    TargetGroup,
+    Tier,
+)
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Text = Annotated[str, StringConstraints(max_length=1024)]
+Currency = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
+MAX_MONEY = 2**53  # exact in JSON numbers everywhere; far above any real budget
+Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
+CampaignId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in"]
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConditionSpec(Spec):
+    field: Annotated[
+        str,
+        StringConstraints(max_length=256, pattern=r"^(attributes|session)\.[^.\s]+(\.[^.\s]+)*$"),
+    ] = Field(description="`attributes.X` (population attribute) or `session.Y` (context value)")
+    op: Op
+    value: Any = Field(description="A JSON value; a list for `in` / `not_in`")
+
+    @model_validator(mode="after")
+    def _list_for_membership(self) -> ConditionSpec:
+        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+            raise ValueError(f"value must be a list for op '{self.op}'")
+        return self
+
+    def to_domain(self) -> Condition:
+        value = tuple(self.value) if isinstance(self.value, list) else self.value
+        return Condition(self.field, self.op, value)
+
+
+class RewardSpecModel(Spec):
+    """`amount` (minor units), `units` (items such as free spins) or `percent` of a
+    session value in minor units, rounded down and capped by `max`."""
+
+    type: Literal["amount", "units", "percent"]
+    amount: Money | None = None
+    currency: Currency | None = None
+    units: Money | None = None
+    percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    of: (
+        Annotated[str, StringConstraints(pattern=r"^session\.[^.\s]+(\.[^.\s]+)*$", max_length=256)]
+        | None
+    ) = None
+    max: Money | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> RewardSpecModel:
+        needed = {"amount": ("amount",), "units": ("units",), "percent": ("percent", "of")}
+        for name in needed[self.type]:
+            if getattr(self, name) is None:
+                raise ValueError(f"a {self.type} reward needs '{name}'")
+        return self
+
+    def to_domain(self) -> RewardSpec:
+        return RewardSpec(
+            self.type, self.amount, self.currency, self.units, self.percent, self.of, self.max
+        )
+
+
+class TierSpec(Spec):
+    id: Id
+    name: Text
+    when: Annotated[list[ConditionSpec], Field(max_length=50)] = []
+    reward: RewardSpecModel
+
+    def to_domain(self) -> Tier:
+        return Tier(
+            self.id, self.name, tuple(c.to_domain() for c in self.when), self.reward.to_domain()
+        )
+
+
+class PeriodCapsSpec(Spec):
+    daily: Annotated[int, Field(ge=1, le=MAX_MONEY)] | None = None
+    weekly: Annotated[int, Field(ge=1, le=MAX_MONEY)] | None = None
+    monthly: Annotated[int, Field(ge=1, le=MAX_MONEY)] | None = None
+
+    def to_domain(self) -> PeriodCaps:
+        return PeriodCaps(self.daily, self.weekly, self.monthly)
+
+
+Tiers = Annotated[list[TierSpec], Field(max_length=100)]
+
+
+class PromotionCreate(Spec):
+    """A new promotion (created as `draft`)."""
+
+    id: Id
+    name: Text
+    promocodes: Annotated[list[Id], Field(min_length=1, max_length=100)]
+    rewardKind: Literal["amount", "units"]
+    currency: Currency | None = None
+    budget: Money
+    audienceCap: Money
+    perCustomerLimit: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    periodCaps: PeriodCapsSpec | None = None
+    tiers: Tiers
+
+
+class TiersUpdate(Spec):
+    tiers: Tiers
+
+
+class ScenarioPromotion(PromotionCreate):
+    """A promotion in a scenario file; `status: active` activates it on load."""
+
+    status: Literal["draft", "active"] = "active"
+
+
+class TargetGroupSpec(Spec):
+    size: Annotated[int, Field(ge=0, le=10_000_000)]
+    offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    where: Annotated[list[ConditionSpec], Field(max_length=20)] = []
+
+    @model_validator(mode="after")
+    def _attributes_only(self) -> TargetGroupSpec:
+        for cond in self.where:
+            if not cond.field.startswith("attributes."):
+                raise ValueError("target group conditions may only use attributes.X")
+        return self
+
+    def to_domain(self) -> TargetGroup:
+        return TargetGroup(self.size, self.offset, tuple(c.to_domain() for c in self.where))
+
+
+class CampaignCreate(Spec):
+    """A scheduled campaign (target group, clearance window, optional execution time) or a
+    triggered one (series and trigger); both name the promo code they reward with."""
+
+    id: CampaignId
+    type: Literal["scheduled", "triggered"]
+    promoCode: Id
+    actionId: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
+    actionName: Text = ""
+    targetGroup: TargetGroupSpec | None = None
+    clearanceWindowMinutes: Annotated[float, Field(gt=0, le=60 * 24 * 30)] = 30
+    executeAt: datetime | None = None
+    seriesId: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    trigger: Text | None = None
+
+    @model_validator(mode="after")
+    def _shape_of_type(self) -> CampaignCreate:
+        if self.type == "scheduled" and self.targetGroup is None:
+            raise ValueError("a scheduled campaign needs 'targetGroup'")
+        if self.type == "triggered" and self.targetGroup is not None:
+            raise ValueError("a triggered campaign takes no 'targetGroup'")
+        if self.executeAt is not None and self.executeAt.tzinfo is None:
+            raise ValueError("executeAt needs a time zone (use Z for UTC)")
+        return self
+
+
+class PopulationSpecModel(Spec):
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+    size: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
+    idPrefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_-]{0,16}$")] = "C"
+    idWidth: Annotated[int, Field(ge=1, le=12)] = 7
+    selfExcludedPerMille: Annotated[int, Field(ge=0, le=1000)] = 20
+
+    @model_validator(mode="after")
+    def _ids_fit(self) -> PopulationSpecModel:
+        if self.size > 10**self.idWidth:
+            raise ValueError(f"size {self.size} does not fit idWidth {self.idWidth}")
+        return self
+
+
+Secret = Annotated[str, StringConstraints(pattern=r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$")]
+
+
+class KeySpec(Spec):
+    key: Annotated[str, StringConstraints(min_length=8, max_length=128)]
+    role: Literal["admin", "integrations"]
+
+
+class UserSpec(Spec):
+    username: Id
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    role: Literal["admin", "integrations"] = "integrations"
+
+
+class ClockSpec(Spec):
+    mode: Literal["realtime", "manual"] = "realtime"
+    start: datetime | None = None
+
+
+class TenantSpec(Spec):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] = "demo"
+    name: Text = "Demo"
+    keys: Annotated[list[KeySpec], Field(max_length=20)] = []
+    users: Annotated[list[UserSpec], Field(max_length=20)] = []
+    webhookSecret: Secret | None = None
+
+
+class Scenario(Spec):
+    """A whole simulated account: tenant, population, promotions and campaigns."""
+
+    tenant: TenantSpec = TenantSpec()
+    clock: ClockSpec = ClockSpec()
+    population: PopulationSpecModel = PopulationSpecModel()
+    promotions: Annotated[list[ScenarioPromotion], Field(max_length=1000)] = []
+    campaigns: Annotated[list[CampaignCreate], Field(max_length=1000)] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        codes = {code for p in self.promotions for code in p.promocodes}
+        for i, campaign in enumerate(self.campaigns):
+            if campaign.promoCode not in codes:
+                raise ValueError(
+                    f"campaigns[{i}].promoCode {campaign.promoCode!r} is not a promocode "
+                    "of any promotion in this scenario"
+                )
+        ids = [c.id for c in self.campaigns]
+        if len(ids) != len(set(ids)):
+            raise ValueError("campaign ids must be unique")
+        return self

@@ -1,0 +1,1 @@
+"""Storage behind the `Store` protocol: in-memory (default) and SQLite."""

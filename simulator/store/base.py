@@ -1,0 +1,95 @@
+"""The `Store` protocol: everything services and the dispatcher may ask of storage.
+
+One `transaction(tenant_id)` is one atomic unit: a `Tx` sees one tenant's state, and its
+writes land together when the block exits normally, or not at all when it raises. Every
+implementation must pass `tests/store` identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from simulator.domain.campaigns import ProcessedList
+from simulator.domain.models import (
+    Campaign,
+    CampaignStats,
+    OutboxEvent,
+    Promotion,
+    Role,
+    Tenant,
+    Token,
+    TriggeredEvent,
+)
+from simulator.domain.state import LedgerState
+
+
+class Tx(LedgerState, Protocol):
+    """One tenant's state inside one transaction (the ledger plus everything else)."""
+
+    tenant_id: str
+
+    def tenant(self) -> Tenant | None: ...
+
+    def put_tenant(self, tenant: Tenant) -> None: ...
+
+    def add_key(self, key: str, role: Role) -> None: ...
+
+    def keys(self) -> list[tuple[str, Role]]: ...
+
+    def put_token(self, token: Token) -> None: ...
+
+    def promotion(self, promotion_id: str) -> Promotion | None: ...
+
+    def promotion_by_code(self, promocode: str) -> Promotion | None: ...
+
+    def promotions(self) -> list[Promotion]: ...
+
+    def put_promotion(self, promotion: Promotion) -> None: ...
+
+    def campaign(self, campaign_id: int) -> Campaign | None: ...
+
+    def campaigns(self) -> list[Campaign]: ...
+
+    def put_campaign(self, campaign: Campaign) -> None: ...
+
+    def processed(self, campaign_id: int) -> ProcessedList | None: ...
+
+    def put_processed(self, campaign_id: int, processed: ProcessedList) -> None: ...
+
+    def stats(self, campaign_id: int) -> CampaignStats: ...
+
+    def put_stats(self, campaign_id: int, stats: CampaignStats) -> None: ...
+
+    def put_event(self, event: TriggeredEvent) -> None: ...
+
+    def append_outbox(self, event: OutboxEvent) -> OutboxEvent: ...
+
+    def outbox(
+        self, *, after: int = 0, limit: int = 100, kind: str | None = None
+    ) -> Sequence[OutboxEvent]: ...
+
+    def reset(self) -> None:
+        """Forget everything but the tenant record and its keys."""
+        ...
+
+
+class Store(Protocol):
+    """Durable (or not) home of every tenant's state."""
+
+    # True when calls block on I/O or locks held by other processes: services then run
+    # them in a worker thread instead of on the event loop.
+    blocking: bool
+
+    def transaction(self, tenant_id: str) -> AbstractContextManager[Tx]: ...
+
+    def lookup_key(self, key: str) -> tuple[str, Role] | None: ...
+
+    def lookup_token(self, token: str) -> Token | None: ...
+
+    def touch_token(self, token: str, last_used: float) -> None: ...
+
+    def tenant_ids(self) -> list[str]: ...
+
+    def close(self) -> None: ...

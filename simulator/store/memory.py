@@ -1,0 +1,270 @@
+"""In-memory store: dicts per tenant, one lock per tenant, and an undo log per transaction.
+
+Rule functions write as they go; when one raises, the undo log puts every dict back, so a
+refused batch leaves no trace (the same all-or-nothing the SQLite store gets from SQL).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from simulator.domain.campaigns import ProcessedList
+from simulator.domain.models import (
+    Allocation,
+    AllocationStatus,
+    Campaign,
+    CampaignStats,
+    Holding,
+    OutboxEvent,
+    Promotion,
+    Role,
+    Tenant,
+    Token,
+    TriggeredEvent,
+    Usage,
+)
+
+_ABSENT = object()
+_NO_HOLDING = Holding()
+_NO_USAGE = Usage()
+
+
+@dataclass
+class _TenantData:
+    tenant: Tenant | None = None
+    promotions: dict[str, Promotion] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)  # promocode → promotion id
+    usage: dict[str, Usage] = field(default_factory=dict)
+    holdings: dict[tuple[str, str], Holding] = field(default_factory=dict)
+    periods: dict[tuple[str, str], int] = field(default_factory=dict)
+    allocations: dict[str, Allocation] = field(default_factory=dict)
+    by_key: dict[tuple[int, str, str | None], str] = field(default_factory=dict)
+    open_by_campaign: dict[int, dict[str, None]] = field(default_factory=dict)
+    committed_by_campaign: dict[int, int] = field(default_factory=dict)
+    campaigns: dict[int, Campaign] = field(default_factory=dict)
+    processed: dict[int, ProcessedList] = field(default_factory=dict)
+    stats: dict[int, CampaignStats] = field(default_factory=dict)
+    events: dict[str, TriggeredEvent] = field(default_factory=dict)
+    outbox: list[OutboxEvent] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class MemoryTx:
+    """A transaction over one tenant's dicts; see module docstring for rollback."""
+
+    def __init__(self, store: MemoryStore, tenant_id: str, data: _TenantData) -> None:
+        self.tenant_id = tenant_id
+        self._store = store
+        self._d = data
+        self._undo: list[Callable[[], object]] = []
+
+    # -- undo-logged primitive writes ------------------------------------------------
+    def _set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        old = table.get(key, _ABSENT)
+        self._undo.append(
+            (lambda: table.pop(key, None))
+            if old is _ABSENT
+            else (lambda: table.__setitem__(key, old))
+        )
+        table[key] = value
+
+    def _del(self, table: dict[Any, Any], key: Any) -> None:
+        if key in table:
+            old = table.pop(key)
+            self._undo.append(lambda: table.__setitem__(key, old))
+
+    def rollback(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    # -- tenant ------------------------------------------------------------------------
+    def tenant(self) -> Tenant | None:
+        return self._d.tenant
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        old = self._d.tenant
+        self._undo.append(lambda: setattr(self._d, "tenant", old))
+        self._d.tenant = tenant
+
+    def add_key(self, key: str, role: Role) -> None:
+        self._set(self._store._keys, key, (self.tenant_id, role))
+
+    def keys(self) -> list[tuple[str, Role]]:
+        return [(k, r) for k, (t, r) in self._store._keys.items() if t == self.tenant_id]
+
+    def put_token(self, token: Token) -> None:
+        self._set(self._store._tokens, token.token, token)
+
+    # -- ledger ------------------------------------------------------------------------
+    def usage(self, promotion_id: str) -> Usage:
+        return self._d.usage.get(promotion_id, _NO_USAGE)
+
+    def set_usage(self, promotion_id: str, usage: Usage) -> None:
+        self._set(self._d.usage, promotion_id, usage)
+
+    def holding(self, promotion_id: str, customer_id: str) -> Holding:
+        return self._d.holdings.get((promotion_id, customer_id), _NO_HOLDING)
+
+    def set_holding(self, promotion_id: str, customer_id: str, holding: Holding) -> None:
+        self._set(self._d.holdings, (promotion_id, customer_id), holding)
+
+    def period_count(self, promotion_id: str, period_key: str) -> int:
+        return self._d.periods.get((promotion_id, period_key), 0)
+
+    def add_period_count(self, promotion_id: str, period_key: str, delta: int) -> None:
+        key = (promotion_id, period_key)
+        self._set(self._d.periods, key, self._d.periods.get(key, 0) + delta)
+
+    def allocation(self, allocation_id: str) -> Allocation | None:
+        return self._d.allocations.get(allocation_id)
+
+    def allocation_by_key(
+        self, campaign_id: int, customer_id: str, event_id: str | None
+    ) -> Allocation | None:
+        allocation_id = self._d.by_key.get((campaign_id, customer_id, event_id))
+        return None if allocation_id is None else self._d.allocations[allocation_id]
+
+    def put_allocation(self, allocation: Allocation) -> None:
+        d = self._d
+        old = d.allocations.get(allocation.id)
+        self._set(d.allocations, allocation.id, allocation)
+        self._set(d.by_key, allocation.key, allocation.id)
+        cid = allocation.campaign_id
+        if cid not in d.open_by_campaign:
+            self._set(d.open_by_campaign, cid, {})
+        open_ids = d.open_by_campaign[cid]
+        if allocation.status is AllocationStatus.RESERVED:
+            self._set(open_ids, allocation.id, None)
+        else:
+            self._del(open_ids, allocation.id)
+        was = old is not None and old.status is AllocationStatus.COMMITTED
+        now = allocation.status is AllocationStatus.COMMITTED
+        if was != now:
+            count = d.committed_by_campaign.get(cid, 0) + (1 if now else -1)
+            self._set(d.committed_by_campaign, cid, count)
+
+    def open_allocations(self, campaign_id: int) -> list[Allocation]:
+        ids = self._d.open_by_campaign.get(campaign_id, {})
+        return [self._d.allocations[i] for i in ids]
+
+    def committed_count(self, campaign_id: int) -> int:
+        return self._d.committed_by_campaign.get(campaign_id, 0)
+
+    def event(self, event_id: str) -> TriggeredEvent | None:
+        return self._d.events.get(event_id)
+
+    def put_event(self, event: TriggeredEvent) -> None:
+        self._set(self._d.events, event.id, event)
+
+    # -- promotions and campaigns ------------------------------------------------------
+    def promotion(self, promotion_id: str) -> Promotion | None:
+        return self._d.promotions.get(promotion_id)
+
+    def promotion_by_code(self, promocode: str) -> Promotion | None:
+        pid = self._d.codes.get(promocode)
+        return None if pid is None else self._d.promotions.get(pid)
+
+    def promotions(self) -> list[Promotion]:
+        return list(self._d.promotions.values())
+
+    def put_promotion(self, promotion: Promotion) -> None:
+        self._set(self._d.promotions, promotion.id, promotion)
+        for code in promotion.promocodes:
+            self._set(self._d.codes, code, promotion.id)
+
+    def campaign(self, campaign_id: int) -> Campaign | None:
+        return self._d.campaigns.get(campaign_id)
+
+    def campaigns(self) -> list[Campaign]:
+        return list(self._d.campaigns.values())
+
+    def put_campaign(self, campaign: Campaign) -> None:
+        self._set(self._d.campaigns, campaign.id, campaign)
+
+    def processed(self, campaign_id: int) -> ProcessedList | None:
+        return self._d.processed.get(campaign_id)
+
+    def put_processed(self, campaign_id: int, processed: ProcessedList) -> None:
+        self._set(self._d.processed, campaign_id, processed)
+
+    def stats(self, campaign_id: int) -> CampaignStats:
+        return self._d.stats.get(campaign_id) or CampaignStats()
+
+    def put_stats(self, campaign_id: int, stats: CampaignStats) -> None:
+        self._set(self._d.stats, campaign_id, stats)
+
+    # -- outbox ------------------------------------------------------------------------
+    def append_outbox(self, event: OutboxEvent) -> OutboxEvent:
+        outbox = self._d.outbox
+        stored = replace(event, seq=(outbox[-1].seq if outbox else 0) + 1)
+        outbox.append(stored)
+        self._undo.append(outbox.pop)
+        return stored
+
+    def outbox(
+        self, *, after: int = 0, limit: int = 100, kind: str | None = None
+    ) -> Sequence[OutboxEvent]:
+        out: list[OutboxEvent] = []
+        for event in self._d.outbox[after:]:  # seq n sits at index n - 1
+            if kind is None or event.kind == kind:
+                out.append(event)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def reset(self) -> None:
+        tenant = self._d.tenant
+        fresh = _TenantData(tenant=tenant, lock=self._d.lock)
+        old = dict(vars(self._d))
+        self._undo.append(lambda: vars(self._d).update(old))
+        vars(self._d).update(vars(fresh))
+
+
+class MemoryStore:
+    """All tenants in this process's memory; gone when the process ends."""
+
+    blocking = False
+
+    def __init__(self) -> None:
+        self._tenants: dict[str, _TenantData] = {}
+        self._keys: dict[str, tuple[str, Role]] = {}
+        self._tokens: dict[str, Token] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self, tenant_id: str) -> Iterator[MemoryTx]:
+        with self._lock:
+            data = self._tenants.get(tenant_id)
+            if data is None:
+                data = self._tenants[tenant_id] = _TenantData()
+        with data.lock:
+            tx = MemoryTx(self, tenant_id, data)
+            try:
+                yield tx
+            except BaseException:
+                tx.rollback()
+                raise
+            if data.tenant is None:  # nothing was created: leave no empty tenant behind
+                with self._lock:
+                    self._tenants.pop(tenant_id, None)
+
+    def lookup_key(self, key: str) -> tuple[str, Role] | None:
+        return self._keys.get(key)
+
+    def lookup_token(self, token: str) -> Token | None:
+        return self._tokens.get(token)
+
+    def touch_token(self, token: str, last_used: float) -> None:
+        found = self._tokens.get(token)
+        if found is not None:
+            self._tokens[token] = replace(found, last_used=last_used)
+
+    def tenant_ids(self) -> list[str]:
+        return [t for t, d in self._tenants.items() if d.tenant is not None]
+
+    def close(self) -> None:
+        pass
