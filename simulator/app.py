@@ -9,20 +9,24 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from simulator import __version__
-from simulator.api import ce_v2, control, core, errors, promotions
+from simulator.api import ce_v2, control, core, errors, promotions, webhooks
 from simulator.api.journal import Journal
 from simulator.api.middleware import SimMiddleware
+from simulator.faults import FaultRegistry, RateLimiter
 from simulator.scenario import load_scenario_file
 from simulator.services import campaigns, tenants
 from simulator.services.runtime import RandomIds, Runtime, SeededIds
 from simulator.settings import SimSettings
 from simulator.specs import Scenario
-from simulator.store.base import Store
+from simulator.store.base import DeliveryLog, Store
+from simulator.store.deliveries import MemoryDeliveryLog, SqliteDeliveryLog
 from simulator.store.memory import MemoryStore
+from simulator.webhooks.dispatcher import Dispatcher
 
 LOG = logging.getLogger("optisim")
 
@@ -33,6 +37,14 @@ def build_store(settings: SimSettings) -> Store:
 
         return SqliteStore(settings.sqlite_path)
     return MemoryStore()
+
+
+def build_delivery_log(store: Store) -> DeliveryLog:
+    """Deliveries live beside the store: in memory, or in the same SQLite file."""
+    path = getattr(store, "path", None)
+    if store.blocking and path is not None:
+        return SqliteDeliveryLog(path)
+    return MemoryDeliveryLog()
 
 
 def startup_scenario(settings: SimSettings) -> Scenario:
@@ -51,6 +63,7 @@ def create_app(
     wall: Callable[[], float] | None = None,
     ids: RandomIds | SeededIds | None = None,
     scenario: Scenario | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """A simulator app. Loads `scenario` (default: the settings' one) into its own tenant
     unless that tenant exists already in the store."""
@@ -64,16 +77,22 @@ def create_app(
     if wall is not None:
         runtime.wall = wall
     tenants.ensure_scenario_tenant(runtime, scenario or startup_scenario(settings))
+    delivery_log = build_delivery_log(runtime.store)
+    faults = FaultRegistry(settings.fault_seed)
+    dispatcher = Dispatcher(runtime, delivery_log, faults, transport=webhook_transport)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(_sweep(runtime, settings.sweep_seconds))
+        tasks = [asyncio.create_task(_sweep(runtime, settings.sweep_seconds))]
+        if settings.webhooks:
+            tasks.append(asyncio.create_task(dispatcher.run()))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            delivery_log.close()
             runtime.store.close()
 
     app = FastAPI(
@@ -86,10 +105,21 @@ def create_app(
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.journal = Journal(settings.journal_size, settings.journal)
+    app.state.delivery_log = delivery_log
+    app.state.dispatcher = dispatcher
+    app.state.faults = faults
+    app.state.rate_limiter = RateLimiter(
+        settings.rate_limit_requests, settings.rate_limit_window_seconds, settings.rate_limit
+    )
     errors.install(app)
-    for module in (control, ce_v2, promotions, core):  # core last: its paths are generic
+    for module in (control, webhooks, ce_v2, promotions, core):  # core last: generic paths
         app.include_router(module.router)
-    app.add_middleware(SimMiddleware, journal=app.state.journal, max_body=settings.max_body_bytes)
+    app.add_middleware(
+        SimMiddleware,
+        journal=app.state.journal,
+        max_body=settings.max_body_bytes,
+        on_write=dispatcher.wake,
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -31,6 +31,11 @@ class SimSettings(BaseSettings):
     token_ttl_seconds: float = Field(1200.0, gt=0)
     sweep_seconds: float = Field(1.0, gt=0, description="how often due clearances run")
     workers: int = Field(1, ge=1, le=64)
+    webhooks: bool = Field(True, description="deliver the outbox over HTTP")
+    rate_limit: bool = Field(False, description="emulate 50 requests / 10 s per key")
+    rate_limit_requests: int = Field(50, ge=1)
+    rate_limit_window_seconds: float = Field(10.0, gt=0)
+    fault_seed: int = Field(0, ge=0, description="default seed of fault rules")
 
     @model_validator(mode="after")
     def _workers_need_sqlite(self) -> SimSettings:

@@ -151,6 +151,7 @@ async def load_scenario(
     else:
         scenario = parse_scenario(await request.body(), source="body")
     tenant = await call(rt, tenants.load_scenario, caller.tenant_id, scenario)
+    request.app.state.dispatcher.forget(caller.tenant_id)
     _, now = await call(rt, tenants.get_tenant, tenant.id)
     return encode.json_response(_tenant(tenant, now))
 
@@ -164,6 +165,7 @@ async def load_scenario(
 async def reset_tenant(rt: RuntimeDep, caller: AdminDep, request: Request) -> Response:
     tenant = await call(rt, tenants.reset_tenant, caller.tenant_id)
     request.app.state.journal.clear(caller.tenant_id)
+    request.app.state.dispatcher.forget(caller.tenant_id)
     _, now = await call(rt, tenants.get_tenant, tenant.id)
     return encode.json_response(_tenant(tenant, now))
 
@@ -269,7 +271,11 @@ async def clear_campaign(rt: RuntimeDep, caller: AdminDep, campaignId: CampaignI
     description=getdoc(campaigns.emit_events),
 )
 async def emit_events(
-    rt: RuntimeDep, caller: AdminDep, campaignId: CampaignId, body: EmitEventsRequest
+    rt: RuntimeDep,
+    caller: AdminDep,
+    request: Request,
+    campaignId: CampaignId,
+    body: EmitEventsRequest,
 ) -> Response:
     if (body.customers is None) == (body.count is None):
         raise invalid("customers", "give either customers or count")

@@ -6,6 +6,9 @@ Auth (wire-contract §1-2): `X-API-KEY` (header names are case-insensitive) or t
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Concatenate, ParamSpec, TypeVar
@@ -14,6 +17,7 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
+from simulator.api.errors import RateLimited
 from simulator.domain.errors import DomainError
 from simulator.domain.models import Role
 from simulator.services import tenants
@@ -33,7 +37,7 @@ class Caller:
     role: Role
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -41,12 +45,12 @@ def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-def _authenticate(
+async def _authenticate(
     request: Request,
     key: Annotated[str | None, Depends(api_key_header)],
     token: Annotated[str | None, Depends(token_header)],
 ) -> Caller:
-    rt = runtime(request)
+    rt: Runtime = request.app.state.runtime
     if key:
         found = rt.store.lookup_key(key)
         if found is None:
@@ -57,10 +61,46 @@ def _authenticate(
     else:
         raise DomainError("unauthorized", "Unauthorized: send X-API-KEY")
     request.scope["optisim.tenant"] = caller.tenant_id
+    await _inject_faults(request, caller, key or token or "")
     return caller
 
 
-def _require_admin(caller: Annotated[Caller, Depends(_authenticate)]) -> Caller:
+async def _inject_faults(request: Request, caller: Caller, key: str) -> None:
+    """API faults and rate limiting, applied before the operation runs (so an injected
+    error changes nothing), except a dropped or truncated response, which happens after
+    it ran: the client cannot tell whether the call took effect, as on a real network."""
+    app = request.app
+    limiter = app.state.rate_limiter
+    if limiter.applies(caller.tenant_id):
+        wait = limiter.check(key, time.monotonic())
+        if wait is not None:
+            request.scope["optisim.fault"] = "rate_limited"
+            raise RateLimited(
+                max(1, math.ceil(wait)), "Too many requests: 50 per 10 seconds per key"
+            )
+    faults = app.state.faults
+    if not faults.active(caller.tenant_id):
+        return
+    route = request.scope.get("route")
+    operation = getattr(route, "operation_id", None) or "*"
+    for fired in faults.api(caller.tenant_id, operation):
+        request.scope["optisim.fault"] = fired.tag
+        action = fired.rule.action
+        if action == "latency":
+            await asyncio.sleep(fired.latency_s())
+        elif action == "error":
+            raise DomainError(
+                "injected_fault",
+                f"injected fault: HTTP {fired.rule.status}",
+                {"status": fired.rule.status},
+            )
+        elif action == "rate_limit":
+            raise RateLimited(fired.rule.retryAfter, "injected fault: too many requests")
+        else:  # drop_connection, truncate: the middleware cuts the response
+            request.scope["optisim.cut"] = action
+
+
+async def _require_admin(caller: Annotated[Caller, Depends(_authenticate)]) -> Caller:
     if caller.role != "admin":
         raise DomainError("forbidden", "Forbidden: this operation needs an admin key")
     return caller

@@ -38,6 +38,15 @@ CORE_STRING_STATUSES = frozenset({400, 401, 403, 404, 405, 413, 415})
 RESERVED_ROOTS = frozenset({"v1", "_sim", "conditional-execution", "docs", "redoc", "openapi.json"})
 
 
+class RateLimited(Exception):
+    """429 with `Retry-After` seconds (rate-limit emulation or an injected fault)."""
+
+    def __init__(self, retry_after: int, message: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.message = message
+
+
 def status_of(code: str) -> int:
     """HTTP status of a domain error code: the table, then `unknown_*` → 404, else 409."""
     if code in STATUS:
@@ -118,6 +127,9 @@ def install(app: FastAPI) -> None:
     async def on_domain(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
         request.scope["optisim.error"] = exc.code
+        if exc.code == "injected_fault":  # an injected 5xx: always the envelope
+            status = int((exc.details or {}).get("status", 503))
+            return envelope(status, exc.code, exc.message)
         return error_response(
             request.url.path, status_of(exc.code), exc.code, exc.message, exc.details
         )
@@ -139,6 +151,12 @@ def install(app: FastAPI) -> None:
         request.scope["optisim.error"] = code
         return error_response(request.url.path, exc.status_code, code, message, None, exc.headers)
 
+    async def on_rate_limited(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RateLimited)
+        request.scope["optisim.error"] = "too_many_requests"
+        headers = {"Retry-After": str(exc.retry_after)}
+        return envelope(429, "too_many_requests", exc.message, None, headers)
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         LOG.exception("unexpected error on %s %s", request.method, request.url.path)
         return envelope(500, "internal_error", f"{type(exc).__name__}: the simulator failed")
@@ -146,4 +164,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RateLimited, on_rate_limited)
     app.add_exception_handler(Exception, on_unexpected)

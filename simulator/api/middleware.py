@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -33,10 +34,17 @@ def canonical_core_path(path: str) -> str | None:
 
 
 class SimMiddleware:
-    def __init__(self, app: ASGIApp, journal: Journal, max_body: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        journal: Journal,
+        max_body: int,
+        on_write: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.journal = journal
         self.max_body = max_body
+        self.on_write = on_write
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,15 +64,36 @@ class SimMiddleware:
             return
         status = 500
         started = time.perf_counter()
+        cut_done = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, cut_done
+            cut = scope.get("optisim.cut")
+            if cut_done:
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif cut is not None and message["type"] == "http.response.body":
+                # An injected network fault: the operation ran, but the response is cut
+                # off (truncate: half the body; drop_connection: none). Returning without
+                # completing the response makes the server close the connection.
+                body = message.get("body", b"")
+                if cut == "truncate" and body:
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "body": body[: len(body) // 2],
+                            "more_body": True,
+                        }
+                    )
+                cut_done = True
+                return
             await send(message)
 
         try:
             await self.app(scope, self._limited(receive), send_wrapper)
+            if scope["method"] != "GET" and path.startswith("/_sim/") and self.on_write:
+                self.on_write()  # execute / cancel / events write webhooks: wake the relay
         finally:
             tenant = scope.get("optisim.tenant")
             if tenant is not None and self.journal.enabled:
@@ -78,6 +107,7 @@ class SimMiddleware:
                         "status": status,
                         "ms": round((time.perf_counter() - started) * 1000, 3),
                         "error": scope.get("optisim.error"),
+                        "fault": scope.get("optisim.fault"),
                     },
                 )
 

@@ -289,3 +289,55 @@ class Token:
     tenant_id: str
     role: Role
     last_used: float
+
+
+DeliveryStatus = Literal["pending", "delivered", "failed", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Delivery state of one outbox event (one webhook-id). Times are wall-clock seconds:
+    retries and deliveries run on real time even when the simulator clock is virtual."""
+
+    tenant_id: str
+    event_id: str
+    seq: int
+    kind: str
+    campaign_id: int
+    body: bytes
+    status: DeliveryStatus = "pending"
+    attempts: int = 0
+    next_at: float = 0.0
+    created_at: float = 0.0
+    last_status: int | None = None
+    last_error: str | None = None
+    delivered_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One HTTP attempt to deliver a webhook, as recorded in the attempt log."""
+
+    tenant_id: str
+    event_id: str
+    number: int
+    url: str
+    at: float
+    status: int | None
+    latency_ms: float
+    error: str | None = None
+    fault: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """A tenant's delivery settings: the retry schedule (delays in seconds after attempts
+    1, 2, ...), a time scale applied to it (0.01 makes 600 s last 6 s in tests), the
+    per-attempt timeout, the concurrency per listener, and secrets still honoured during
+    a rotation's overlap: (secret, valid-until wall time)."""
+
+    retry_delays: tuple[float, ...] = (1, 5, 30, 120, 600)
+    time_scale: float = 1.0
+    timeout_s: float = 10.0
+    concurrency: int = 64
+    previous_secrets: tuple[tuple[str, float], ...] = ()

@@ -304,8 +304,9 @@ def emit_events(
     customers: list[tuple[str, Mapping[str, Any]]] | None,
     count: int | None,
     context: Mapping[str, Any],
-) -> list[str]:
-    """Emit customer events for a triggered campaign: one outbox webhook each.
+) -> tuple[list[str], int]:
+    """Emit customer events for a triggered campaign: one outbox webhook each. Returns the
+    event ids and the outbox sequence number of the first webhook.
 
     Given `customers`, one event per entry (a customer may repeat); given `count`, that many
     customers are picked deterministically from the population, each with `context` plus a
@@ -333,15 +334,17 @@ def emit_events(
                     {"field": f"customers[{i}].customerId"},
                 )
         ids: list[str] = []
+        first_seq = 0
         for customer_id, ctx in customers:
             event, webhook = campaigns.emit_event(
                 campaign, customer_id=customer_id, context=ctx, now=now, ids=rt.ids
             )
             tx.put_event(event)
-            tx.append_outbox(webhook)
+            stored = tx.append_outbox(webhook)
+            first_seq = first_seq or stored.seq
             ids.append(event.id)
         tx.put_stats(campaign_id, replace(stats, events_emitted=stats.events_emitted + len(ids)))
-        return ids
+        return ids, first_seq
 
 
 def campaign_report(

@@ -3,6 +3,7 @@ login token), event listeners, the CE v2 webhook registration and legacy promoti
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -309,3 +310,15 @@ def list_outbox(
     with rt.store.transaction(tenant_id) as tx:
         require_tenant(tx)
         return list(tx.outbox(after=after, limit=limit, kind=kind))
+
+
+def rotate_webhook_secret(
+    rt: Runtime, tenant_id: str, secret: str | None
+) -> tuple[str, str | None]:
+    """Make `secret` (or a new random one) the tenant's webhook secret; returns (new, old).
+    The caller keeps the old one valid for an overlap, so receivers can switch safely."""
+    new = secret or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        tx.put_tenant(replace(tenant, webhook_secret=new))
+        return new, tenant.webhook_secret

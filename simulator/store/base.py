@@ -13,14 +13,17 @@ from typing import Protocol
 
 from simulator.domain.campaigns import ProcessedList
 from simulator.domain.models import (
+    Attempt,
     Campaign,
     CampaignStats,
+    Delivery,
     OutboxEvent,
     Promotion,
     Role,
     Tenant,
     Token,
     TriggeredEvent,
+    WebhookConfig,
 )
 from simulator.domain.state import LedgerState
 
@@ -91,5 +94,58 @@ class Store(Protocol):
     def touch_token(self, token: str, last_used: float) -> None: ...
 
     def tenant_ids(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+class DeliveryLog(Protocol):
+    """Webhook delivery state, kept beside the store: the relay tails each tenant's outbox
+    from a cursor into pending deliveries, which survive a restart on the SQLite store.
+
+    Claims are exclusive across processes: a claimed delivery's `next_at` moves one lease
+    ahead, so two dispatchers never send it at the same time."""
+
+    blocking: bool
+
+    def cursor(self, tenant_id: str) -> int: ...
+
+    def ingest(self, tenant_id: str, deliveries: Sequence[Delivery], cursor: int) -> None: ...
+
+    def claim(self, now: float, limit: int, lease: float) -> list[Delivery]: ...
+
+    def finish(self, results: Sequence[tuple[Delivery, Attempt | None]]) -> None: ...
+
+    def get(self, tenant_id: str, event_id: str) -> Delivery | None: ...
+
+    def deliveries(
+        self,
+        tenant_id: str,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        campaign_id: int | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[Delivery]: ...
+
+    def attempts(
+        self,
+        tenant_id: str,
+        *,
+        event_id: str | None = None,
+        failed_only: bool = False,
+        after: float = 0.0,
+        limit: int = 100,
+    ) -> list[Attempt]: ...
+
+    def reschedule(self, tenant_id: str, event_ids: Sequence[str], now: float) -> int: ...
+
+    def failed_since(self, tenant_id: str, since: float) -> list[str]: ...
+
+    def config(self, tenant_id: str) -> WebhookConfig: ...
+
+    def set_config(self, tenant_id: str, config: WebhookConfig) -> None: ...
+
+    def reset(self, tenant_id: str) -> None: ...
 
     def close(self) -> None: ...

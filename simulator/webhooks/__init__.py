@@ -1,0 +1,1 @@
+"""Webhook delivery: the outbox relay and dispatcher, Standard Webhooks signatures."""
