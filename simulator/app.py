@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -83,7 +84,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(_sweep(runtime, settings.sweep_seconds))]
+        if settings.gc_freeze:
+            tune_gc()
+        tasks = [asyncio.create_task(_sweep(runtime, settings.sweep_seconds, settings.gc_freeze))]
         if settings.webhooks:
             tasks.append(asyncio.create_task(dispatcher.run()))
         try:
@@ -112,7 +115,9 @@ def create_app(
         settings.rate_limit_requests, settings.rate_limit_window_seconds, settings.rate_limit
     )
     errors.install(app)
-    for module in (control, webhooks, ce_v2, promotions, core):  # core last: generic paths
+    # Hot routes first: Starlette tries routes in order (16-19 % of a 1-context validate
+    # was route matching with Promotions third in line).
+    for module in (promotions, core, ce_v2, control, webhooks):
         app.include_router(module.router)
     app.add_middleware(
         SimMiddleware,
@@ -124,11 +129,23 @@ def create_app(
     return app
 
 
-async def _sweep(runtime: Runtime, every: float) -> None:
+def tune_gc() -> None:
+    """The ledger keeps every allocation alive (~4 objects each), so with default settings
+    each full collection rescans hundreds of thousands of objects: measured, it took 65-75 %
+    of a 10,000-item approval. Freezing moves what exists now out of the collector's sight
+    (it is still freed by reference counting), and a larger first generation means a batch
+    request is not interrupted hundreds of times."""
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
+
+
+async def _sweep(runtime: Runtime, every: float, freeze: bool) -> None:
     """Run due executions and clearances on realtime clocks, so a campaign clears at its
     deadline even when nobody calls (a manual clock moves only by /_sim/clock)."""
     while True:
         await asyncio.sleep(every)
+        if freeze:
+            gc.freeze()  # what survived a second is long-lived: stop rescanning it
         for tenant_id in runtime.store.tenant_ids():
             try:
                 if runtime.store.blocking:
@@ -144,7 +161,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
+            "LegacyToken": {"type": "apiKey", "in": "header", "name": "Authorization-Token"},
+        }
+        schema["security"] = [{"ApiKey": []}, {"LegacyToken": []}]
+        components = schema["components"].setdefault("schemas", {})
         defs = Scenario.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, sub in defs.pop("$defs", {}).items():
             components.setdefault(name, sub)

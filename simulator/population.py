@@ -7,10 +7,11 @@ from Faker (seeded) so attributes look like a real casino/sportsbook/retail cust
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from faker import Faker
 
@@ -116,31 +117,12 @@ class Population:
 
     def attributes(self, index: int) -> dict[str, Any]:
         """Customer `index`'s attributes; the same for the same seed, everywhere."""
-        h1 = _mix((self.seed << 32) ^ index)
-        h2 = _mix(h1)
-        country, language, currency, locale, _ = COUNTRIES[_COUNTRY_SLOTS[(h1 & 0x3FF) % 1000]]
-        firsts, lasts = _name_pools(self.seed)[locale]
-        first = firsts[(h2 >> 8) & 0xFF]
-        last = lasts[(h2 >> 16) & 0xFF]
-        vip = VIP_LEVELS[_VIP_SLOTS[((h1 >> 10) & 0x3FF) % 1000]][0]
-        # Deposits: a long tail — most customers deposit a little, a few a lot.
-        scale = 10 ** (2 + ((h1 >> 20) & 0x3) + (1 if vip in ("Gold", "Platinum") else 0))
-        deposits = ((h1 >> 22) & 0xFFFF) * scale // 64
-        balance = ((h1 >> 38) & 0xFFFF) * 3
-        return {
-            "FirstName": first,
-            "LastName": last,
-            "Email": f"{first}.{last}.{index}@example.com".lower(),
-            "Country": country,
-            "Language": language,
-            "Currency": currency,
-            "VIPLevel": vip,
-            "LifetimeDeposits": deposits,
-            "Balance": balance,
-            "RegistrationDate": _DATES[(h2 >> 24) % 4000],
-            "Age": 18 + (h2 >> 40) % 60,
-            "SelfExcluded": (h2 >> 50) % 1000 < self.self_excluded_per_mille,
-        }
+        return dict(self.customer(index))
+
+    def customer(self, index: int) -> Customer:
+        """Customer `index` as a lazy mapping: each attribute is computed when read, so a
+        tier that looks only at `VIPLevel` costs one field, not twelve."""
+        return Customer(self, index)
 
     def pick(self, salt: int, n: int) -> list[int]:
         """`n` customer indices chosen deterministically by `salt` (with repeats allowed,
@@ -150,3 +132,112 @@ class Population:
     def sample_value(self, salt: int, low: int, high: int) -> int:
         """A deterministic integer in [low, high] for generated event contexts."""
         return low + _mix((self.seed << 24) ^ salt) % (high - low + 1)
+
+
+F = TypeVar("F", bound=Callable[["Customer"], Any])
+_FIELDS: dict[str, Callable[[Customer], Any]] = {}
+
+
+def _field(name: str) -> Callable[[F], F]:
+    def register(fn: F) -> F:
+        _FIELDS[name] = fn
+        return fn
+
+    return register
+
+
+class Customer(Mapping[str, Any]):
+    """One population customer's attributes, computed on demand from two 64-bit hashes."""
+
+    __slots__ = ("_h1", "_h2", "index", "population")
+
+    def __init__(self, population: Population, index: int) -> None:
+        self.population = population
+        self.index = index
+        self._h1 = _mix((population.seed << 32) ^ index)
+        self._h2 = _mix(self._h1)
+
+    def __getitem__(self, name: str) -> Any:
+        fn = _FIELDS.get(name)
+        if fn is None:
+            raise KeyError(name)
+        value: Any = fn(self)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return name in _FIELDS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ATTRIBUTES)
+
+    def __len__(self) -> int:
+        return len(ATTRIBUTES)
+
+    def _country(self) -> tuple[str, str, str, str, int]:
+        return COUNTRIES[_COUNTRY_SLOTS[(self._h1 & 0x3FF) % 1000]]
+
+    def _names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return _name_pools(self.population.seed)[self._country()[3]]
+
+
+@_field("FirstName")
+def _first(c: Customer) -> str:
+    return c._names()[0][(c._h2 >> 8) & 0xFF]
+
+
+@_field("LastName")
+def _last(c: Customer) -> str:
+    return c._names()[1][(c._h2 >> 16) & 0xFF]
+
+
+@_field("Email")
+def _email(c: Customer) -> str:
+    return f"{_first(c)}.{_last(c)}.{c.index}@example.com".lower()
+
+
+@_field("Country")
+def _country(c: Customer) -> str:
+    return c._country()[0]
+
+
+@_field("Language")
+def _language(c: Customer) -> str:
+    return c._country()[1]
+
+
+@_field("Currency")
+def _currency(c: Customer) -> str:
+    return c._country()[2]
+
+
+@_field("VIPLevel")
+def _vip(c: Customer) -> str:
+    return VIP_LEVELS[_VIP_SLOTS[((c._h1 >> 10) & 0x3FF) % 1000]][0]
+
+
+@_field("LifetimeDeposits")
+def _deposits(c: Customer) -> int:
+    # A long tail: most customers deposit a little, a few a lot.
+    big = 1 if _vip(c) in ("Gold", "Platinum") else 0
+    scale: int = 10 ** (2 + ((c._h1 >> 20) & 0x3) + big)
+    return ((c._h1 >> 22) & 0xFFFF) * scale // 64
+
+
+@_field("Balance")
+def _balance(c: Customer) -> int:
+    return ((c._h1 >> 38) & 0xFFFF) * 3
+
+
+@_field("RegistrationDate")
+def _registered(c: Customer) -> str:
+    return _DATES[(c._h2 >> 24) % 4000]
+
+
+@_field("Age")
+def _age(c: Customer) -> int:
+    return 18 + (c._h2 >> 40) % 60
+
+
+@_field("SelfExcluded")
+def _self_excluded(c: Customer) -> bool:
+    return (c._h2 >> 50) % 1000 < c.population.self_excluded_per_mille

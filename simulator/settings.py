@@ -36,6 +36,7 @@ class SimSettings(BaseSettings):
     rate_limit_requests: int = Field(50, ge=1)
     rate_limit_window_seconds: float = Field(10.0, gt=0)
     fault_seed: int = Field(0, ge=0, description="default seed of fault rules")
+    gc_freeze: bool = Field(True, description="freeze long-lived objects for the collector")
 
     @model_validator(mode="after")
     def _workers_need_sqlite(self) -> SimSettings:

@@ -284,7 +284,7 @@ async def emit_events(
         if body.customers is None
         else [(c.customerId, {**body.context, **c.context}) for c in body.customers]
     )
-    ids = await call(
+    ids, first_seq = await call(
         rt,
         campaigns.emit_events,
         caller.tenant_id,
@@ -293,6 +293,10 @@ async def emit_events(
         count=body.count,
         context=body.context,
     )
+    if body.rate is not None and ids:
+        request.app.state.dispatcher.pace(
+            caller.tenant_id, first_seq, first_seq + len(ids) - 1, body.rate
+        )
     return encode.json_response({"campaignId": campaignId, "count": len(ids), "eventIds": ids}, 201)
 
 

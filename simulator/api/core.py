@@ -8,6 +8,7 @@ other 2xx as failure (optimove-api-facts §5).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from inspect import getdoc
 from typing import Annotated, Any
 
@@ -255,7 +256,7 @@ def encode_page(page: CustomerPage) -> bytes:
         rows = []
         for pos in range(page.start, page.stop):
             index = processed.index_at(pos)
-            attrs = pop.attributes(index)
+            attrs = pop.customer(index)
             rows.append(
                 {
                     "CustomerID": pop.customer_id(index),
@@ -266,14 +267,18 @@ def encode_page(page: CustomerPage) -> bytes:
             )
         encoded: bytes = orjson.dumps(rows)
         return encoded
-    tail = f'","ActionID":{action},"PromoCode":{code}}}'
-    head = '{"CustomerID":"' + prefix
+    row = f'{{"CustomerID":"{prefix}%0{width}d","ActionID":{action},"PromoCode":{code}}}'
     if processed.indices is None:
         indices: Any = range(processed.start + page.start, processed.start + page.stop)
     else:
         indices = processed.indices[page.start : page.stop]
-    body = ",".join([f"{head}{i:0{width}d}{tail}" for i in indices])
-    return f"[{body}]".encode()
+    # One `%` over the whole page: a row template repeated n times, filled with n ints.
+    return _page_template(row, len(indices)) % tuple(indices)
+
+
+@lru_cache(maxsize=16)
+def _page_template(row: str, n: int) -> bytes:
+    return ("[" + ",".join([row] * n) + "]").encode()
 
 
 @router.post(

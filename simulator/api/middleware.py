@@ -65,27 +65,30 @@ class SimMiddleware:
         status = 500
         started = time.perf_counter()
         cut_done = False
+        held: Message | None = None
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, cut_done
+            nonlocal status, cut_done, held
             cut = scope.get("optisim.cut")
             if cut_done:
                 return
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif cut is not None and message["type"] == "http.response.body":
+                if cut is not None:
+                    held = message  # wait for the body: its length decides the cut
+                    return
+            elif cut is not None and held is not None:
                 # An injected network fault: the operation ran, but the response is cut
-                # off (truncate: half the body; drop_connection: none). Returning without
-                # completing the response makes the server close the connection.
+                # off (truncate: half the body; drop_connection: none). The declared
+                # length can never be reached, so even an empty 200 is incomplete, and
+                # returning without completing the response makes the server close the
+                # connection: the client sees a transport error, not an answer.
                 body = message.get("body", b"")
-                if cut == "truncate" and body:
-                    await send(
-                        {
-                            "type": "http.response.body",
-                            "body": body[: len(body) // 2],
-                            "more_body": True,
-                        }
-                    )
+                kept = body[: len(body) // 2] if cut == "truncate" else b""
+                headers = [(k, v) for k, v in held["headers"] if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(body) + 1).encode()))
+                await send({**held, "headers": headers})
+                await send({"type": "http.response.body", "body": kept, "more_body": True})
                 cut_done = True
                 return
             await send(message)

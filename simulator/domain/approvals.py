@@ -96,16 +96,18 @@ def approve_customers(
             {"rejected": rejected},
         )
     approved = released = 0
+    tallies = ledger.Tallies(state)
     for customer_id, status in plan:
         allocation = state.allocation_by_key(campaign.id, customer_id, None)
         if allocation is None or allocation.status is not AllocationStatus.RESERVED:
             ignored += 1  # Status false without a reservation: a no-op
         elif status:
-            ledger.commit(state, allocation)
+            ledger.commit(state, tallies[allocation.promotion_id], allocation)
             approved += 1
         else:
-            ledger.release(state, allocation)
+            ledger.release(state, tallies[allocation.promotion_id], allocation)
             released += 1
+    tallies.save()
     return ApprovalOutcome(approved, released, ignored)
 
 
@@ -138,8 +140,9 @@ def approve_event(
     customer_id: str,
     event_id: str,
     approved: bool,
-) -> Literal["approved", "declined"]:
-    """CE v2 approval of one triggered event.
+) -> tuple[Literal["approved", "declined"], bool]:
+    """CE v2 approval of one triggered event; returns the status and whether the ledger
+    changed (a decline without a reservation changes nothing).
 
     Rules: the event must have been emitted for this customer and campaign (else 404
     `unknown_event`); `approved: true` commits the event's reservation (`not_validated`
@@ -163,9 +166,11 @@ def approve_event(
     if allocation is None or status is AllocationStatus.RELEASED:
         if approved:
             raise DomainError("not_validated", f"event {event_id!r} has no reservation")
-        return "declined"
+        return "declined", False
+    tallies = ledger.Tallies(state)
     if approved:
-        ledger.commit(state, allocation)
-        return "approved"
-    ledger.release(state, allocation)
-    return "declined"
+        ledger.commit(state, tallies[allocation.promotion_id], allocation)
+    else:
+        ledger.release(state, tallies[allocation.promotion_id], allocation)
+    tallies.save()
+    return ("approved" if approved else "declined"), True

@@ -105,9 +105,11 @@ def cancel(
 
 def _release_open(state: LedgerState, campaign: Campaign) -> int:
     released = 0
+    tallies = ledger.Tallies(state)
     for allocation in list(state.open_allocations(campaign.id)):
-        ledger.release(state, allocation)
+        ledger.release(state, tallies[allocation.promotion_id], allocation)
         released += 1
+    tallies.save()
     return released
 
 

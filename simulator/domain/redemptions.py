@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from simulator.domain import ledger
 from simulator.domain.models import AllocationStatus
 from simulator.domain.state import LedgerState
 
@@ -34,6 +35,7 @@ def redeem(
     accepted = 0
     rejected: list[RedemptionRejection] = []
     per_campaign: dict[int, int] = {}
+    tally = ledger.Tally(state.usage(promotion_id))
     for index, item in enumerate(items):
         allocation = state.allocation(item.allocation_id)
         reason = None
@@ -50,15 +52,10 @@ def redeem(
             continue
         amount = allocation.reward.value if item.amount is None else item.amount
         state.put_allocation(replace(allocation, redeemed=True, redeemed_amount=amount))
-        usage = state.usage(promotion_id)
-        state.set_usage(
-            promotion_id,
-            replace(
-                usage,
-                redemptions=usage.redemptions + 1,
-                redeemed_amount=usage.redeemed_amount + amount,
-            ),
-        )
+        tally.redemptions += 1
+        tally.redeemed_amount += amount
         accepted += 1
         per_campaign[allocation.campaign_id] = per_campaign.get(allocation.campaign_id, 0) + 1
+    if accepted:
+        state.set_usage(promotion_id, tally.usage())
     return accepted, rejected, per_campaign

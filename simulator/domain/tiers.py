@@ -7,12 +7,14 @@ attributes and the validate context's `session` object. The first tier that matc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from simulator.domain.models import Condition, Reward, RewardKind, RewardSpec, Tier
 
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in")
+MAX_BASE = 2**53  # a percent base above this is not a plausible amount (and loses precision)
 _MISSING = object()
 
 
@@ -72,7 +74,11 @@ def compute_reward(
     if spec.type == "amount":
         return Reward("amount", spec.amount or 0, spec.currency or currency)
     base = resolve(spec.of or "", {}, session) if spec.of else _MISSING
-    if isinstance(base, bool) or not isinstance(base, int | float) or base < 0:
+    if isinstance(base, bool) or not isinstance(base, int | float):
+        return None
+    if isinstance(base, float) and not math.isfinite(base):  # NaN, infinities (1e400)
+        return None
+    if not 0 <= base <= MAX_BASE:  # an int of 400 digits would not even fit a float
         return None
     value = int(base * (spec.percent or 0) // 100)
     if spec.max is not None:

@@ -98,17 +98,22 @@ def validate_contexts(
       a later context sees the reservations of the earlier ones.
     """
     check_campaign_accepts_validation(campaign, promocode)
-    caps = caps_by_key(promotion.period_caps, period_keys(now))
-    results: list[ContextResult] = []
-    for ctx in contexts:
-        results.append(
-            _validate_one(state, promotion, campaign, ctx, targeting, now, ids, dry_run, caps)
-        )
+    pc = promotion.period_caps
+    any_cap = pc.daily is not None or pc.weekly is not None or pc.monthly is not None
+    caps = caps_by_key(pc, period_keys(now)) if any_cap else []
+    tally = ledger.Tally(state.usage(promotion.id))
+    results = [
+        _validate_one(state, tally, promotion, campaign, ctx, targeting, now, ids, dry_run, caps)
+        for ctx in contexts
+    ]
+    if not dry_run:
+        state.set_usage(promotion.id, tally.usage())
     return results
 
 
 def _validate_one(
     state: LedgerState,
+    tally: ledger.Tally,
     promotion: Promotion,
     campaign: Campaign,
     ctx: Context,
@@ -151,12 +156,9 @@ def _validate_one(
     if chosen is None:
         return refuse("no_tier_matched")
     tier, reward = chosen
-    usage = state.usage(promotion.id)
-    if holding.live == 0 and usage.audience_reserved + usage.audience_committed >= (
-        promotion.audience_cap
-    ):
+    if holding.live == 0 and tally.audience >= promotion.audience_cap:
         return refuse("audience_cap_reached")
-    if usage.budget_reserved + usage.budget_committed + reward.value > promotion.budget:
+    if tally.budget_used + reward.value > promotion.budget:
         return refuse("budget_exhausted")
     if any(state.period_count(promotion.id, k) >= cap for k, cap in caps):
         return refuse("period_cap_reached")
@@ -175,7 +177,7 @@ def _validate_one(
             reserved_at=now,
             period_keys=tuple(k for k, _ in caps),
         )
-        ledger.reserve(state, allocation)
+        ledger.reserve(state, tally, allocation)
         allocation_id = allocation.id
     return ContextResult(cid, eid, True, None, tier.id, tier.name, reward, allocation_id)
 

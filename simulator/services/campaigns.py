@@ -45,7 +45,7 @@ def freeze(population: Population, target: TargetGroup) -> ProcessedList:
     for index in range(start, population.size):
         if len(indices) >= target.size:
             break
-        attributes = population.attributes(index)
+        attributes = population.customer(index)
         if all(holds(c, attributes, {}) for c in target.where):
             indices.append(index)
     return ProcessedList(indices=indices)
@@ -270,16 +270,15 @@ def approve_triggered_event(
     try:
         with rt.store.transaction(tenant_id) as tx:
             _, campaign, now = settled_campaign(rt, tx, campaign_id)
-            status = approvals.approve_event(
+            status, changed = approvals.approve_event(
                 tx, campaign=campaign, customer_id=customer_id, event_id=event_id, approved=approved
             )
-            stats = tx.stats(campaign_id)
-            tx.put_stats(
-                campaign_id,
-                audit.record_approvals(
-                    stats, int(status == "approved"), int(status == "declined"), now
-                ),
-            )
+            if changed:
+                stats = tx.stats(campaign_id)
+                approved_n, released_n = (1, 0) if status == "approved" else (0, 1)
+                tx.put_stats(
+                    campaign_id, audit.record_approvals(stats, approved_n, released_n, now)
+                )
             return status
     except DomainError as error:
         if error.code in ("duplicate_approval", "not_validated", "already_approved"):

@@ -149,7 +149,7 @@ def validate_customers(
                 processed is None or not processed.contains(index)
             ):
                 return None
-            return population.attributes(index)
+            return population.customer(index)
 
         results = validation.validate_contexts(
             tx,
