@@ -136,3 +136,59 @@ def scenario_check(path: str) -> None:
         f"[green]ok[/green]: tenant {loaded.tenant.id!r}, {loaded.population.size:,} customers, "
         f"{len(loaded.promotions)} promotions, {len(loaded.campaigns)} campaigns"
     )
+
+
+@main.command()
+@click.option(
+    "--customers",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="customers targeted by the scheduled campaign",
+)
+@click.option(
+    "--events",
+    default=1_000,
+    show_default=True,
+    type=click.IntRange(0, 100_000),
+    help="triggered events fired at the listener",
+)
+@click.option(
+    "--rate",
+    default=1_000.0,
+    show_default=True,
+    type=click.FloatRange(1, 100_000),
+    help="triggered events per second",
+)
+@click.option("--timeout", default=600.0, show_default=True, type=float, help="seconds")
+@click.option(
+    "--json",
+    "json_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="also write the report as JSON",
+)
+@click.option("--quiet", is_flag=True, help="print only problems")
+def demo(
+    customers: int, events: int, rate: float, timeout: float, json_path: str | None, quiet: bool
+) -> None:
+    """Run the simulator and the reference client together, both flows end to end."""
+    import asyncio
+    from pathlib import Path
+
+    import orjson
+
+    from simulator.demo import DemoOptions, run_demo
+
+    options = DemoOptions(customers, events, rate, timeout, quiet)
+    out = Console()
+    try:
+        result = asyncio.run(run_demo(options, out))
+    except (RuntimeError, TimeoutError) as error:
+        console.print(f"[red]demo failed:[/red] {error}")
+        sys.exit(1)
+    if json_path:
+        Path(json_path).write_bytes(orjson.dumps(result.report, option=orjson.OPT_INDENT_2))
+    for problem in result.problems if quiet else ():
+        console.print(f"[red]problem:[/red] {problem}")
+    sys.exit(0 if result.ok else 1)

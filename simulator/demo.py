@@ -1,0 +1,423 @@
+"""`optisim demo`: the simulator and the reference client, both flows, end to end.
+
+The one place that composes the two (import-linter allows no other): it starts the
+simulator as a server process on a free port (in-memory store, the demo world sized by
+`--customers`), runs the reference client's listener and flows in this process, executes
+the scheduled campaign, fires a burst of triggered events, lets both flows finish, clears
+the campaign on the simulator clock, and prints what happened on both sides. On purpose it
+also re-sends one webhook (the client must deduplicate it) and repeats one approval (the
+simulator must refuse it). Exit status 1 when the audit finds any other violation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from reference_client import (
+    CampaignSummary,
+    ClientConfig,
+    Integrator,
+    MemoryJournal,
+    TierTotal,
+    create_listener_app,
+)
+from simulator.scenario import builtin_scenario
+
+SCHEDULED, TRIGGERED = 48213, 7001
+ADMIN = "demo-admin-key"
+EXPECTED_VIOLATIONS = {"duplicate_approval": 1}  # the one the demo makes on purpose
+
+
+@dataclass
+class DemoOptions:
+    customers: int = 10_000
+    events: int = 1_000
+    rate: float = 1_000.0
+    timeout_s: float = 600.0
+    quiet: bool = False
+    report_path: Path | None = None
+
+
+@dataclass
+class DemoResult:
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def demo_scenario(customers: int) -> dict[str, Any]:
+    """The built-in demo world with the scheduled campaign sized to `customers` and the
+    welcome promotion's budget and audience cap scaled with it, so that some customers
+    run into the cap and the budget (the report then shows those reasons too)."""
+    data: dict[str, Any] = builtin_scenario("demo").model_dump(mode="json", exclude_none=True)
+    data["population"]["size"] = max(100_000, customers)
+    for promotion in data["promotions"]:
+        if promotion["id"] == "PR-WELCOME":
+            promotion["audienceCap"] = int(customers * 0.97)
+            promotion["budget"] = customers * 1_000
+    for campaign in data["campaigns"]:
+        if campaign["id"] == SCHEDULED:
+            campaign["targetGroup"] = {"size": customers}
+    return data
+
+
+class SimulatorProcess:
+    """The simulator as a separate server process (its own core), stopped on exit."""
+
+    def __init__(self, scenario: dict[str, Any], workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        path = workdir / "demo-scenario.yaml"
+        path.write_text(yaml.safe_dump(scenario, sort_keys=False), "utf-8")
+        env = {
+            **os.environ,
+            "SIM_SCENARIO": str(path),
+            "SIM_STORE": "memory",
+            "SIM_HOST": "127.0.0.1",
+            "SIM_PORT": str(self.port),
+            "SIM_JOURNAL": "false",
+        }
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "simulator.cli:app_from_env",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+        )
+
+    async def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"the simulator exited with {self.proc.returncode}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{self.url}/_sim/health")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise RuntimeError("the simulator did not start in time")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+async def _wait_for(check: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+async def run_demo(options: DemoOptions, console: Console) -> DemoResult:
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="optisim-demo-") as tmp:
+        sim = SimulatorProcess(demo_scenario(options.customers), Path(tmp))
+        try:
+            await sim.wait_ready()
+            return await _run(sim, options, console, started)
+        finally:
+            sim.stop()
+
+
+async def _run(
+    sim: SimulatorProcess, options: DemoOptions, console: Console, started: float
+) -> DemoResult:
+    listener_port = free_port()
+    config = ClientConfig(
+        optimove_url=sim.url,
+        promotions_url=sim.url,
+        api_key="demo-integrations-key",
+        listener_host="127.0.0.1",
+        listener_port=listener_port,
+        webhook_secret="whsec_b3B0aXNpbS1kZW1vLXNlY3JldC0wMDAx",
+    )
+    journal = MemoryJournal()  # the client's record of what it approved (used below)
+    integrator = Integrator(config, journal=journal, show_progress=not options.quiet)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_listener_app(integrator),
+            host="127.0.0.1",
+            port=listener_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    admin = httpx.AsyncClient(base_url=sim.url, headers={"X-API-KEY": ADMIN}, timeout=60)
+    try:
+        await integrator.start()
+        while not server.started:
+            await asyncio.sleep(0.01)
+        await integrator.register_listeners(f"http://127.0.0.1:{listener_port}")
+        await admin.put("/_sim/webhooks/config", json={"timeScale": 0.01})
+        say = console.print if not options.quiet else (lambda *a, **k: None)
+        say(
+            f"[bold]optisim demo[/bold]: simulator {sim.url}, reference client "
+            f"http://127.0.0.1:{listener_port}"
+        )
+        say(
+            f"executing campaign {SCHEDULED} ({options.customers:,} customers) and firing "
+            f"{options.events:,} triggered events at {options.rate:,.0f}/s"
+        )
+        flows_started = time.perf_counter()
+        (await admin.post(f"/_sim/campaigns/{SCHEDULED}/execute")).raise_for_status()
+        if options.events:
+            body = {"count": options.events, "rate": options.rate}
+            (await admin.post(f"/_sim/campaigns/{TRIGGERED}/events", json=body)).raise_for_status()
+
+        async def flows_done() -> bool:
+            summaries = integrator.summaries()
+            scheduled = summaries.get(SCHEDULED)
+            triggered = summaries.get(TRIGGERED)
+            done = scheduled is not None and scheduled.finished_at is not None
+            events = triggered.events_processed if triggered is not None else 0
+            return done and events >= options.events
+
+        await _wait_for(flows_done, options.timeout_s, "both flows to finish")
+        await integrator.wait_idle(options.timeout_s)
+        flows_s = time.perf_counter() - flows_started
+        demonstrated = await _demonstrate(admin, integrator, journal, options.timeout_s)
+        window = (await admin.get(f"/_sim/campaigns/{SCHEDULED}")).json()
+        await admin.post(
+            "/_sim/clock/advance", json={"seconds": window["clearanceWindowMinutes"] * 60 + 1}
+        )
+        report = await _collect(admin)
+        report["demonstrated"] = demonstrated
+        report["timings"] = {"flows_s": flows_s, "total_s": time.perf_counter() - started}
+        report["client"] = {cid: _summary_dict(s) for cid, s in integrator.summaries().items()}
+        problems = _check(report, integrator.summaries(), options)
+        if not options.quiet:
+            _print(console, report, integrator.summaries(), problems)
+        return DemoResult(not problems, problems, report)
+    finally:
+        await admin.aclose()
+        await integrator.stop()
+        server.should_exit = True
+        await serving
+
+
+async def _demonstrate(
+    admin: httpx.AsyncClient, integrator: Integrator, journal: MemoryJournal, timeout_s: float
+) -> dict[str, Any]:
+    """Show the two safety nets: a re-sent webhook is deduplicated by the client, and a
+    repeated approval is refused by the simulator with `duplicate_approval`."""
+    deliveries = (await admin.get("/_sim/deliveries", params={"kind": "scheduled"})).json()
+    webhook_id = deliveries["deliveries"][0]["eventId"]
+    before = integrator.summaries()[SCHEDULED].duplicates_skipped
+    await admin.post(f"/_sim/deliveries/{webhook_id}/resend")
+
+    async def deduplicated() -> bool:
+        return integrator.summaries()[SCHEDULED].duplicates_skipped > before
+
+    await _wait_for(deduplicated, min(timeout_s, 30), "the re-sent webhook")
+    refused: dict[str, Any] = {"status": None}
+    approved = sorted(journal.approved(SCHEDULED))
+    if approved:  # approve one the client approved already: the simulator must refuse it
+        usage = (await admin.get("/v1/promotions/PR-WELCOME")).json()["usage"]
+        r = await admin.post(
+            "/current/integrations/UpdateCustomerPromotionStatus",
+            json={
+                "TimeStamp": "",
+                "CampaignID": SCHEDULED,
+                "PromosUpdated": [{"CustomerID": approved[0], "Status": True}],
+            },
+        )
+        after = (await admin.get("/v1/promotions/PR-WELCOME")).json()["usage"]
+        refused = {
+            "status": r.status_code,
+            "error": r.json().get("error") if r.status_code != 200 else None,
+            "customer": approved[0],
+            "budgetUnchanged": after == usage,
+        }
+    return {"webhookResent": webhook_id, "duplicateApproval": refused}
+
+
+async def _collect(admin: httpx.AsyncClient) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for cid in (SCHEDULED, TRIGGERED):
+        out[str(cid)] = (await admin.get(f"/_sim/campaigns/{cid}/report")).json()
+    out["promotions"] = {p["id"]: p["usage"] for p in (await admin.get("/v1/promotions")).json()}
+    out["webhooks"] = {
+        kind: (await admin.get("/_sim/deliveries/summary", params={"kind": kind})).json()
+        for kind in ("scheduled", "triggered")
+    }
+    return out
+
+
+def _summary_dict(s: CampaignSummary) -> dict[str, Any]:
+    data: dict[str, Any] = asdict(s)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+    return data
+
+
+def _check(
+    report: dict[str, Any], summaries: dict[int, CampaignSummary], options: DemoOptions
+) -> list[str]:
+    problems = []
+    violations: dict[str, int] = {}
+    for cid in (SCHEDULED, TRIGGERED):
+        for code, n in report[str(cid)]["violations"].items():
+            violations[code] = violations.get(code, 0) + n
+    unexpected = {
+        k: v - EXPECTED_VIOLATIONS.get(k, 0)
+        for k, v in violations.items()
+        if v != EXPECTED_VIOLATIONS.get(k, 0)
+    }
+    if unexpected:
+        problems.append(f"protocol violations in the audit: {unexpected}")
+    sched = report[str(SCHEDULED)]
+    if sched["approved"] != summaries[SCHEDULED].approved:
+        problems.append(
+            f"approved: simulator {sched['approved']} vs client {summaries[SCHEDULED].approved}"
+        )
+    refused = report["demonstrated"]["duplicateApproval"]
+    if refused.get("error") != "duplicate_approval" or not refused.get("budgetUnchanged"):
+        problems.append(f"the repeated approval was not refused cleanly: {refused}")
+    trig = report[str(TRIGGERED)]
+    if options.events and trig["eventsEmitted"] != options.events:
+        problems.append(f"triggered events emitted {trig['eventsEmitted']} != {options.events}")
+    return problems
+
+
+def _print(
+    console: Console,
+    report: dict[str, Any],
+    summaries: dict[int, CampaignSummary],
+    problems: list[str],
+) -> None:
+    sched, trig = report[str(SCHEDULED)], report[str(TRIGGERED)]
+    cs, ct = summaries.get(SCHEDULED), summaries.get(TRIGGERED)
+    table = Table(title="Campaigns", show_lines=False)
+    table.add_column("")
+    table.add_column(f"{SCHEDULED} scheduled", justify="right")
+    table.add_column(f"{TRIGGERED} triggered", justify="right")
+
+    def row(name: str, a: Any, b: Any = "") -> None:
+        table.add_row(name, str(a), str(b))
+
+    row("targeted / events", f"{sched['targeted']:,}", f"{trig['eventsEmitted']:,}")
+    row("fetched", f"{sched['fetched']:,}", "")
+    if cs is not None:
+        row("scrubbed (client rules)", _fmt(cs.scrubbed_by_rule), "")
+    row("validated (valid)", f"{sched['validated']:,}", f"{trig['validated']:,}")
+    row("ineligible by reason", _fmt(sched["invalid"]), _fmt(trig["invalid"]))
+    row("approved", f"{sched['approved']:,}", f"{trig['approved']:,}")
+    row("released", f"{sched['released']:,}", f"{trig['released']:,}")
+    row("redeemed", f"{sched['redeemed']:,}", f"{trig['redeemed']:,}")
+    row("sent at clearance", f"{sched['sent']:,}", "")
+    if cs is not None and ct is not None:
+        row("rewards by tier", _fmt(cs.rewards_by_tier), _fmt(ct.rewards_by_tier))
+        row("webhook duplicates skipped", cs.duplicates_skipped, ct.duplicates_skipped)
+        row("HTTP retries (client)", cs.retries, ct.retries)
+    console.print(table)
+
+    usage = Table(title="Budget and audience (simulator ledger)")
+    for col in (
+        "promotion",
+        "budget committed / total",
+        "reserved",
+        "released",
+        "audience committed / cap",
+        "redemptions",
+    ):
+        usage.add_column(col, justify="right")
+    for pid, u in report["promotions"].items():
+        usage.add_row(
+            pid,
+            f"{u['budgetCommitted']:,} / {u['budgetTotal']:,}",
+            f"{u['budgetReserved']:,}",
+            f"{u['budgetReleased']:,}",
+            f"{u['audienceCommitted']:,} / {u['audienceCap']:,}",
+            f"{u['redemptions']:,}",
+        )
+    console.print(usage)
+
+    hooks = Table(title="Webhooks")
+    for col in ("kind", "delivered", "attempts", "retries", "lag p50 ms", "lag p99 ms", "rate/s"):
+        hooks.add_column(col, justify="right")
+    for kind, s in report["webhooks"].items():
+        hooks.add_row(
+            kind,
+            str(s["byStatus"].get("delivered", 0)),
+            str(s["attempts"]),
+            str(s["retries"]),
+            str(s["lagMs"]["p50"]),
+            str(s["lagMs"]["p99"]),
+            str(s["achievedRate"] or "-"),
+        )
+    console.print(hooks)
+    if cs is not None:
+        steps = ", ".join(f"{k} {v:.2f}s" for k, v in cs.timings.items())
+        console.print(f"scheduled flow steps: {steps}")
+    t = report["timings"]
+    console.print(f"flows finished in {t['flows_s']:.2f} s; demo total {t['total_s']:.2f} s")
+    demo = report["demonstrated"]
+    console.print(
+        f"on purpose: webhook {demo['webhookResent']} re-sent → deduplicated by the client; "
+        f"a repeated approval → {demo['duplicateApproval'].get('status')} duplicate_approval "
+        f"(budget unchanged: {demo['duplicateApproval'].get('budgetUnchanged')})"
+    )
+    if problems:
+        for p in problems:
+            console.print(f"[red]problem:[/red] {p}")
+    else:
+        console.print(
+            "[green]audit: no protocol violations[/green] (besides the one shown on purpose)"
+        )
+
+
+def _fmt(counts: dict[str, Any]) -> str:
+    if not counts:
+        return "-"
+    return ", ".join(f"{k} {_value(v)}" for k, v in sorted(counts.items()))
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, TierTotal):
+        what = f"{v.amount / 100:,.2f}" if v.amount else f"{v.units:,} units"
+        return f"{v.count:,} ({what})"
+    return f"{v:,}" if isinstance(v, int) else str(v)
