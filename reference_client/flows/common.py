@@ -1,0 +1,100 @@
+"""What both flows share: their dependencies (`FlowContext`) and reward activation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from reference_client.config import ClientConfig
+from reference_client.http import OptimoveApi, PromotionsApi
+from reference_client.models import Allocation
+from reference_client.platform.journal import Journal
+from reference_client.platform.wallet import Wallet
+from reference_client.redemption import RedemptionItem, Redemptions
+from reference_client.scrubbing import Rule
+from reference_client.summary import CampaignSummary
+
+LOG = logging.getLogger("reference_client.flows")
+Kind = Literal["scheduled", "triggered"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class FlowContext:
+    """The flows' dependencies, wired by the `Integrator`."""
+
+    config: ClientConfig
+    optimove: OptimoveApi
+    promotions: PromotionsApi
+    wallet: Wallet
+    journal: Journal
+    rules: Sequence[Rule]
+    redemptions: Redemptions
+    summary: Callable[[int, Kind], CampaignSummary]
+    is_cancelled: Callable[[int], bool]
+    show_progress: bool = False
+    progress_threshold: int = 50_000
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+
+def activate(wallet: Wallet, allocation: Allocation, summary: CampaignSummary) -> bool:
+    """Step 4: activate every reward of one validated customer on our platform.
+
+    True when each reward was credited (or had been, under the same allocation id); False
+    when the platform refused one or failed, in which case the customer must be released
+    rather than approved. Activated rewards are counted per tier.
+    """
+    credited: list[tuple[str, int, int]] = []
+    for effect in allocation.effects:
+        key = effect.allocationId
+        reward = effect.reward
+        if key is None:  # a dryRun answer: nothing was reserved, nothing to activate
+            return False
+        try:
+            if reward.type == "units":
+                ok = wallet.add_free_spins(allocation.customer_id, reward.units or 0, key)
+                credited.append((effect.tierId, 0, reward.units or 0))
+            else:
+                ok = wallet.credit_bonus(
+                    allocation.customer_id, reward.amount or 0, reward.currency or "", key
+                )
+                credited.append((effect.tierId, reward.amount or 0, 0))
+        except Exception:
+            LOG.exception(
+                "activating %s for %s failed",
+                key,
+                allocation.customer_id,
+                extra={"customer_id": allocation.customer_id, "allocation_id": key},
+            )
+            ok = False
+        if not ok:
+            if credited[:-1]:
+                # Part of the customer's rewards is on their account and cannot be taken
+                # back here: flag it for the platform team rather than hide it.
+                LOG.error(
+                    "partial activation for %s: %d of %d rewards credited",
+                    allocation.customer_id,
+                    len(credited) - 1,
+                    len(allocation.effects),
+                    extra={"customer_id": allocation.customer_id},
+                )
+            return False
+    for tier, amount, units in credited:
+        summary.reward(tier, amount, units)
+    summary.activated += 1
+    return True
+
+
+def redemption_items(
+    campaign_id: int, allocation: Allocation, at: datetime
+) -> list[RedemptionItem]:
+    return [
+        RedemptionItem(campaign_id, allocation.promotion_id, allocation_id, at)
+        for allocation_id in allocation.allocation_ids
+    ]

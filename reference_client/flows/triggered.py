@@ -1,0 +1,103 @@
+"""The triggered-campaign flow (seed: "Triggered Campaign Execution", steps 2-5), once per
+CE v2 webhook (one customer event).
+
+Business rules:
+1. Validate the customer for this event: one context `{customerId, eventId, session}`
+   where `session` is the webhook's `context` (tier conditions read `session.*`,
+   wire-contract §5), with `campaignType: "triggered"`.
+2. Not valid → nothing is credited and nothing was reserved, so there is nothing to
+   approve or release: the reason is recorded.
+3. Valid → activate the reward on the wallet (keyed by allocationId: never twice).
+4. Approve the event (`approved: true`); a 409 `duplicate_approval` means an earlier
+   attempt (response lost) was applied and counts as approved. If the wallet refused,
+   release the reservation instead (`approved: false`).
+5. Report the redemption of the approved reward (per event or batched).
+An event already approved before a restart (journal) is not run again; events of a
+cancelled campaign are skipped.
+"""
+
+from __future__ import annotations
+
+from reference_client.flows.common import LOG, FlowContext, activate, redemption_items
+from reference_client.http import ApiError, ApiTransportError
+from reference_client.models import Allocation, TriggeredEvent
+from reference_client.platform.journal import Approved
+from reference_client.summary import CURRENT_CAMPAIGN, CampaignSummary
+
+
+async def run_triggered(ctx: FlowContext, event: TriggeredEvent) -> CampaignSummary:
+    """Run one customer event through the flow; returns its campaign's summary."""
+    campaign_id = event.campaign.id
+    summary = ctx.summary(campaign_id, "triggered")
+    token = CURRENT_CAMPAIGN.set(campaign_id)
+    try:
+        await _run(ctx, event, summary)
+    finally:
+        CURRENT_CAMPAIGN.reset(token)
+        summary.events_processed += 1
+        summary.finished_at = ctx.clock()
+    return summary
+
+
+async def _run(ctx: FlowContext, event: TriggeredEvent, s: CampaignSummary) -> None:
+    campaign_id = event.campaign.id
+    customer_id = event.user.user_id
+    log = {"campaign_id": campaign_id, "event_id": event.eventId, "customer_id": customer_id}
+    if ctx.is_cancelled(campaign_id):
+        s.error("skipped_cancelled")
+        return
+    if ctx.journal.was_approved(campaign_id, event.eventId):
+        s.resumed_skipped += 1
+        return
+    if not event.campaign.action.promo_codes:
+        s.error("no_promo_code")
+        LOG.error("triggered event without a promo code", extra=log)
+        return
+    s.targeted += 1
+    with s.timed("validate"):
+        try:
+            answer = await ctx.promotions.validate_customers(
+                event.campaign.action.promo_codes[0],
+                campaign_id,
+                "triggered",
+                [{"customerId": customer_id, "eventId": event.eventId, "session": event.context}],
+                action_id=event.campaign.action.id,
+            )
+        except (ApiError, ApiTransportError) as exc:
+            s.error(f"validate_{exc.code if isinstance(exc, ApiError) else 'unavailable'}")
+            LOG.error("validating event failed: %s", exc, extra=log)
+            return
+    result = next((c for c in answer.contexts if c.customerId == customer_id), None)
+    if result is None or not result.valid:
+        reason = (result.reason or "unknown") if result is not None else "no_result"
+        s.count(s.ineligible_by_reason, reason)
+        return
+    s.validated += 1
+    allocation = Allocation(customer_id, answer.promotionId, tuple(result.effects), event.eventId)
+    with s.timed("activate"):
+        ok = activate(ctx.wallet, allocation, s)
+    with s.timed("approve"):
+        try:
+            await ctx.optimove.approve_triggered_event(
+                campaign_id, customer_id, event.eventId, approved=ok
+            )
+        except ApiError as exc:
+            if not (ok and exc.status == 409 and exc.code == "duplicate_approval"):
+                s.error(f"approval_{exc.code}")
+                LOG.error("approving event refused: %s", exc, extra=log)
+                return
+            s.approvals_reconciled += 1
+        except ApiTransportError as exc:
+            s.error("approval_unanswered")
+            LOG.error("approving event unconfirmed: %s", exc, extra=log)
+            return
+    if not ok:
+        s.released += 1
+        return
+    s.approved += 1
+    ctx.journal.mark_approved(
+        campaign_id,
+        [Approved(event.eventId, allocation.promotion_id, tuple(allocation.allocation_ids))],
+    )
+    with s.timed("redeem"):
+        await ctx.redemptions.add(redemption_items(campaign_id, allocation, ctx.clock()))

@@ -1,0 +1,159 @@
+"""Wire models (what travels, wire-contract §2-§6) and the few plain records the flows pass
+around. Wire models ignore unknown fields: the other side may add fields at any time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CORE_TIME = "%Y-%m-%d %H:%M:%S"  # wire-contract §1: core API times, UTC
+
+
+def parse_core_time(value: str) -> datetime:
+    """A core-API time ("YYYY-MM-DD HH:MM:SS", UTC) as an aware datetime."""
+    return datetime.strptime(value.strip(), CORE_TIME).replace(tzinfo=UTC)
+
+
+def format_core_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(CORE_TIME)
+
+
+def iso_z(value: datetime) -> str:
+    """ISO 8601 with `Z` (wire-contract §1: CE v2 and Promotions times)."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# -- core API ---------------------------------------------------------------------------
+class CampaignCustomerRow(Wire):
+    """One row of GetProcessedCampaignCustomers; attributes come back as a list in the
+    order they were asked for (wire-contract §2)."""
+
+    CustomerID: str
+    ActionID: int | None = None
+    PromoCode: str
+    CustomerAttributes: list[str] | None = None
+
+
+# -- Promotions ------------------------------------------------------------------------
+class Reward(Wire):
+    """`amount` (minor units + currency) or `units` (free spins); a percent reward arrives
+    already computed as an amount (wire-contract §8)."""
+
+    type: Literal["amount", "units"]
+    amount: int | None = None
+    currency: str | None = None
+    units: int | None = None
+
+
+class Effect(Wire):
+    tierId: str
+    tierName: str | None = None
+    reward: Reward
+    allocationId: str | None = None  # absent only on dryRun
+
+
+class ValidatedContext(Wire):
+    customerId: str
+    eventId: str | None = None
+    valid: bool
+    reason: str | None = None
+    effects: list[Effect] = Field(default_factory=list)
+
+
+class ValidateCustomersResponse(Wire):
+    promocodeId: str
+    promotionId: str
+    contexts: list[ValidatedContext]
+
+
+class RedemptionRejection(Wire):
+    index: int
+    allocationId: str | None = None
+    reason: str
+
+
+class RedemptionReport(Wire):
+    accepted: int
+    rejected: list[RedemptionRejection] = Field(default_factory=list)
+
+
+# -- webhooks we receive (wire-contract §6) ---------------------------------------------
+class ScheduledEvent(Wire):
+    """EventTypeID 5: a scheduled campaign executed and must be cleared in time."""
+
+    EventTypeID: Literal[5]
+    CampaignID: int
+    TimeStamp: str | None = None
+    ClearanceRequiredBy: str | None = None
+    TenantID: str | None = None
+
+    @property
+    def deadline(self) -> datetime | None:
+        return parse_core_time(self.ClearanceRequiredBy) if self.ClearanceRequiredBy else None
+
+
+class CancelledEvent(Wire):
+    """EventTypeID 4: the campaign was cancelled; its reservations are released."""
+
+    EventTypeID: Literal[4]
+    CampaignID: int
+    TimeStamp: str | None = None
+
+
+class TriggeredUser(Wire):
+    user_id: str
+    is_visitor: bool = False
+
+
+class TriggeredAction(Wire):
+    id: int | None = None
+    name: str | None = None
+    promo_codes: list[str] = Field(default_factory=list)
+
+
+class TriggeredCampaign(Wire):
+    id: int
+    series_id: int | None = None
+    action: TriggeredAction
+
+
+class TriggeredEvent(Wire):
+    """A CE v2 webhook: one customer event of a triggered campaign."""
+
+    eventId: str
+    eventTime: str | None = None
+    user: TriggeredUser
+    campaign: TriggeredCampaign
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+# -- records of our own -----------------------------------------------------------------
+@dataclass(slots=True)
+class Customer:
+    """A targeted customer as the scrubbing rules see them."""
+
+    customer_id: str
+    promo_code: str
+    action_id: int | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """A validated reward: what Promotions reserved for one customer."""
+
+    customer_id: str
+    promotion_id: str
+    effects: tuple[Effect, ...]
+    event_id: str | None = None
+
+    @property
+    def allocation_ids(self) -> list[str]:
+        return [e.allocationId for e in self.effects if e.allocationId]
