@@ -10,7 +10,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -64,7 +63,6 @@ def create_app(
     wall: Callable[[], float] | None = None,
     ids: RandomIds | SeededIds | None = None,
     scenario: Scenario | None = None,
-    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """A simulator app. Loads `scenario` (default: the settings' one) into its own tenant
     unless that tenant exists already in the store."""
@@ -80,7 +78,7 @@ def create_app(
     tenants.ensure_scenario_tenant(runtime, scenario or startup_scenario(settings))
     delivery_log = build_delivery_log(runtime.store)
     faults = FaultRegistry(settings.fault_seed)
-    dispatcher = Dispatcher(runtime, delivery_log, faults, transport=webhook_transport)
+    dispatcher = Dispatcher(runtime, delivery_log, faults)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

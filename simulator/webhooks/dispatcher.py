@@ -1,5 +1,10 @@
 """The webhook dispatcher: tails every tenant's outbox into the delivery log, then sends
-due deliveries over HTTP with httpx, asynchronously, never inside an API request.
+due deliveries over HTTP with aiohttp, asynchronously, never inside an API request.
+
+Why aiohttp and not httpx here: measured in one run against the same trivial listener,
+httpx's connection pool delivered 96 requests/s at 64 concurrent connections (303/s at 8)
+while aiohttp delivered 1,857/s (1,086/s at 8): httpcore rescans every connection for
+every queued request. httpx stays the HTTP client everywhere else.
 
 At-least-once (wire-contract §6): only a 2xx counts as delivered; any other status, a
 connection error or a timeout is retried after the next delay of the tenant's schedule
@@ -20,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-import httpx
+import aiohttp
 import orjson
 
 from simulator.domain.models import Attempt, Delivery, Tenant, WebhookConfig
@@ -51,7 +56,6 @@ class Dispatcher:
         log: DeliveryLog,
         faults: FaultRegistry,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
         poll_s: float = 0.05,
         batch: int = 1000,
         clock: Callable[[], float] = time.time,
@@ -62,8 +66,7 @@ class Dispatcher:
         self.poll_s = poll_s
         self.batch = batch
         self.clock = clock
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._paces: dict[str, list[Pace]] = {}
@@ -95,8 +98,8 @@ class Dispatcher:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-        self._client = httpx.AsyncClient(transport=self._transport, limits=limits, timeout=None)
+        connector = aiohttp.TCPConnector(limit=1024, limit_per_host=0, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         try:
             while True:
                 busy = await self.step()
@@ -111,7 +114,7 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._flush()
-            await self._client.aclose()
+            await self._session.close()
 
     async def step(self) -> bool:
         """One round: ingest new outbox events, flush results, start due sends."""
@@ -225,18 +228,21 @@ class Dispatcher:
     async def _post(
         self, url: str, d: Delivery, secrets: list[str], timeout: float
     ) -> tuple[int | None, str | None, float]:
-        assert self._client is not None
+        assert self._session is not None
         headers = signing.headers(secrets, d.event_id, int(self.clock()), d.body)
         started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
         try:
-            response = await self._client.post(
-                url, content=d.body, headers=headers, timeout=timeout
-            )
-            status, error = response.status_code, None
-        except httpx.TimeoutException:
-            status, error = None, f"timeout after {timeout:g} s"
-        except httpx.HTTPError as exc:
-            status, error = None, f"{type(exc).__name__}: {exc}"[:500]
+            async with self._session.post(
+                url, data=d.body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as response:
+                await response.read()
+                status = response.status
+        except TimeoutError:
+            error = f"timeout after {timeout:g} s"
+        except (aiohttp.ClientError, ValueError) as exc:  # refused, reset, bad URL
+            error = f"{type(exc).__name__}: {exc}"[:500]
         return status, error, (time.perf_counter() - started) * 1000
 
     def _attempt(
