@@ -115,3 +115,43 @@ class Sim:
 
     def usage(self, promotion_id: str = "PR-WELCOME") -> dict[str, int]:
         return dict(self.promotion(promotion_id)["usage"])
+
+    # -- appended for the rule-by-rule suite (tests/api) ------------------------------------
+    def put(self, path: str, json: Any = None, **kw: Any) -> Any:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return self.client.put(path, json=json, headers=headers, **kw)
+
+    def patch(self, path: str, json: Any = None, **kw: Any) -> Any:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return self.client.patch(path, json=json, headers=headers, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.client.delete(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def create_promotion(self, body: dict[str, Any]) -> Any:
+        return self.post("/v1/promotions", body)
+
+    def activate(self, promotion_id: str) -> Any:
+        return self.patch(f"/v1/promotions/{promotion_id}/activate")
+
+    def deactivate(self, promotion_id: str) -> Any:
+        return self.patch(f"/v1/promotions/{promotion_id}/deactivate")
+
+    def archive(self, promotion_id: str) -> Any:
+        return self.delete(f"/v1/promotions/{promotion_id}")
+
+    def set_tiers(self, promotion_id: str, tiers: list[dict[str, Any]]) -> Any:
+        return self.put(f"/v1/promotions/{promotion_id}/tiers", {"tiers": tiers})
+
+    def create_campaign(self, body: dict[str, Any]) -> Any:
+        return self.post("/_sim/campaigns", body)
+
+    def campaign(self, campaign_id: int = SCHEDULED) -> dict[str, Any]:
+        response = self.get(f"/_sim/campaigns/{campaign_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def clock(self) -> dict[str, Any]:
+        response = self.get("/_sim/clock")
+        assert response.status_code == 200, response.text
+        return dict(response.json())

@@ -284,19 +284,24 @@ async def emit_events(
         if body.customers is None
         else [(c.customerId, {**body.context, **c.context}) for c in body.customers]
     )
-    ids, first_seq = await call(
-        rt,
-        campaigns.emit_events,
-        caller.tenant_id,
-        campaignId,
-        customers=customers,
-        count=body.count,
-        context=body.context,
-    )
-    if body.rate is not None and ids:
-        request.app.state.dispatcher.pace(
-            caller.tenant_id, first_seq, first_seq + len(ids) - 1, body.rate
+    dispatcher = request.app.state.dispatcher
+    if body.rate is not None:
+        dispatcher.hold(caller.tenant_id)
+    try:
+        ids, first_seq = await call(
+            rt,
+            campaigns.emit_events,
+            caller.tenant_id,
+            campaignId,
+            customers=customers,
+            count=body.count,
+            context=body.context,
         )
+        if body.rate is not None and ids:
+            dispatcher.pace(caller.tenant_id, first_seq, first_seq + len(ids) - 1, body.rate)
+    finally:
+        if body.rate is not None:
+            dispatcher.release(caller.tenant_id)
     return encode.json_response({"campaignId": campaignId, "count": len(ids), "eventIds": ids}, 201)
 
 

@@ -71,7 +71,8 @@ async def _inject_faults(request: Request, caller: Caller, key: str) -> None:
         if wait is not None:
             request.scope["optisim.fault"] = "rate_limited"
             raise RateLimited(
-                max(1, math.ceil(wait)), "Too many requests: 50 per 10 seconds per key"
+                max(1, math.ceil(wait)),
+                f"Too many requests: {limiter.limit} per {limiter.window_s:g} seconds per key",
             )
     faults = app.state.faults
     if not faults.active(caller.tenant_id):

@@ -71,6 +71,7 @@ class Dispatcher:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._paces: dict[str, list[Pace]] = {}
+        self._held: set[str] = set()
         self._limits: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[tuple[Delivery, Attempt | None]] = []
@@ -84,6 +85,15 @@ class Dispatcher:
     def pace(self, tenant_id: str, first: int, last: int, rate: float) -> None:
         """Spread the given outbox events over time at `rate` events per second."""
         self._paces.setdefault(tenant_id, []).append(Pace(first, last, rate, self.clock()))
+
+    def hold(self, tenant_id: str) -> None:
+        """Do not ingest this tenant's outbox until `release`: events about to be paced are
+        being written (in a worker thread on SQLite) and must not be sent unpaced first."""
+        self._held.add(tenant_id)
+
+    def release(self, tenant_id: str) -> None:
+        self._held.discard(tenant_id)
+        self.wake()
 
     def forget(self, tenant_id: str) -> None:
         """The tenant was reset: its outbox starts again from 1."""
@@ -111,8 +121,11 @@ class Dispatcher:
                     # store round trip per delivery; in-flight sends run meanwhile.
                     await asyncio.sleep(TRICKLE_PAUSE_S)
                 else:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation that lands as the wake event is set, and shutdown hangs.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                        async with asyncio.timeout(self.poll_s):
+                            await self._wake.wait()
                     self._wake.clear()
         finally:
             for task in list(self._tasks):
@@ -158,6 +171,8 @@ class Dispatcher:
     def _ingest_all(self) -> int:
         total = 0
         for tenant_id in self.rt.store.tenant_ids():
+            if tenant_id in self._held:
+                continue
             cursor = self.log.cursor(tenant_id)
             with self.rt.store.transaction(tenant_id) as tx:
                 events = list(tx.outbox(after=cursor, limit=self.batch))
