@@ -7,10 +7,18 @@ Validation errors name the field (pydantic's `loc`), which the API turns into me
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from simulator.domain.models import (
     Condition,
@@ -27,6 +35,34 @@ MAX_MONEY = 2**53  # exact in JSON numbers everywhere; far above any real budget
 Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
 CampaignId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in"]
+MAX_DEPTH = 16
+
+
+def plain_json(value: Any, depth: int = 0) -> Any:
+    """Free-form JSON (sessions, event contexts, condition values) must survive a round
+    trip: integers within 64 bits, finite numbers, bounded nesting. Python's JSON parser
+    accepts `1e400` (infinity) and 400-digit integers, which no encoder can send back."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise ValueError("integer outside the 64-bit range")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("number is not finite")
+        return value
+    if isinstance(value, list):
+        return [plain_json(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {k: plain_json(v, depth + 1) for k, v in value.items()}
+    raise ValueError(f"not a JSON value: {type(value).__name__}")
+
+
+JsonValue = Annotated[Any, AfterValidator(plain_json)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(plain_json)]
 
 
 class Spec(BaseModel):
@@ -39,7 +75,7 @@ class ConditionSpec(Spec):
         StringConstraints(max_length=256, pattern=r"^(attributes|session)\.[^.\s]+(\.[^.\s]+)*$"),
     ] = Field(description="`attributes.X` (population attribute) or `session.Y` (context value)")
     op: Op
-    value: Any = Field(description="A JSON value; a list for `in` / `not_in`")
+    value: JsonValue = Field(description="A JSON value; a list for `in` / `not_in`")
 
     @model_validator(mode="after")
     def _list_for_membership(self) -> ConditionSpec:

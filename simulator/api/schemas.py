@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from simulator.specs import CampaignId, Id, Money
+from simulator.specs import CampaignId, Id, JsonObject, Money
 
-Session = dict[str, Any]
+Session = JsonObject  # a JSON object whose numbers survive a round trip
 
 
 class Wire(BaseModel):
