@@ -17,8 +17,6 @@ caller's store transaction.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from simulator.domain.models import Allocation, AllocationStatus, Holding, Usage
 from simulator.domain.state import LedgerState
 
@@ -107,7 +105,7 @@ def commit(state: LedgerState, tally: Tally, allocation: Allocation) -> Allocati
         tally.audience_reserved -= 1
         tally.audience_committed += 1
     state.set_holding(pid, cid, Holding(holding.reserved - 1, holding.committed + 1))
-    committed = replace(allocation, status=AllocationStatus.COMMITTED)
+    committed = allocation.with_status(AllocationStatus.COMMITTED)
     state.put_allocation(committed)
     return committed
 
@@ -125,6 +123,6 @@ def release(state: LedgerState, tally: Tally, allocation: Allocation) -> Allocat
     state.set_holding(pid, cid, holding)
     for key in allocation.period_keys:
         state.add_period_count(pid, key, -1)
-    released = replace(allocation, status=AllocationStatus.RELEASED)
+    released = allocation.with_status(AllocationStatus.RELEASED)
     state.put_allocation(released)
     return released

@@ -158,10 +158,17 @@ class Campaign:
     finished_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Allocation:
     """A reward reserved for a customer by validateCustomers; keyed by
-    (campaign, customer, eventId-or-none) so validation is idempotent."""
+    (campaign, customer, eventId-or-none) so validation is idempotent.
+
+    Treated as immutable like every record here, but not `frozen`: a frozen dataclass sets
+    each field through `object.__setattr__`, which made building one cost 4.3 µs instead
+    of 0.9 µs — paid per customer in a 1,000-context validation and per item in a
+    10,000-item approval. Changes go through `with_status` / `with_redemption`, which
+    build a new record; nothing assigns to a field.
+    """
 
     id: str
     promotion_id: str
@@ -180,6 +187,40 @@ class Allocation:
     @property
     def key(self) -> tuple[int, str, str | None]:
         return (self.campaign_id, self.customer_id, self.event_id)
+
+    def with_status(self, status: AllocationStatus) -> Allocation:
+        return Allocation(
+            self.id,
+            self.promotion_id,
+            self.campaign_id,
+            self.customer_id,
+            self.event_id,
+            self.tier_id,
+            self.tier_name,
+            self.reward,
+            status,
+            self.reserved_at,
+            self.period_keys,
+            self.redeemed,
+            self.redeemed_amount,
+        )
+
+    def with_redemption(self, amount: int) -> Allocation:
+        return Allocation(
+            self.id,
+            self.promotion_id,
+            self.campaign_id,
+            self.customer_id,
+            self.event_id,
+            self.tier_id,
+            self.tier_name,
+            self.reward,
+            self.status,
+            self.reserved_at,
+            self.period_keys,
+            True,
+            amount,
+        )
 
 
 @dataclass(frozen=True, slots=True)

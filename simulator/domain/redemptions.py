@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from simulator.domain import ledger
 from simulator.domain.models import AllocationStatus
@@ -51,7 +51,7 @@ def redeem(
             rejected.append(RedemptionRejection(index, item.allocation_id, reason or ""))
             continue
         amount = allocation.reward.value if item.amount is None else item.amount
-        state.put_allocation(replace(allocation, redeemed=True, redeemed_amount=amount))
+        state.put_allocation(allocation.with_redemption(amount))
         tally.redemptions += 1
         tally.redeemed_amount += amount
         accepted += 1
