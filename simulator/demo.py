@@ -226,7 +226,7 @@ async def _run(
         report = await _collect(admin)
         report["demonstrated"] = demonstrated
         report["timings"] = {"flows_s": flows_s, "total_s": time.perf_counter() - started}
-        report["client"] = {cid: _summary_dict(s) for cid, s in integrator.summaries().items()}
+        report["client"] = {str(cid): _summary_dict(s) for cid, s in integrator.summaries().items()}
         problems = _check(report, integrator.summaries(), options)
         if not options.quiet:
             _print(console, report, integrator.summaries(), problems)

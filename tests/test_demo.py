@@ -1,0 +1,43 @@
+"""`optisim demo`, the README's first command, run small as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_optisim_demo_runs_both_flows_and_exits_zero(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from simulator.cli import main; main()",
+            "demo",
+            "--customers",
+            "2000",
+            "--events",
+            "100",
+            "--quiet",
+            "--json",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(report.read_text())
+    scheduled, triggered = data["48213"], data["7001"]
+    assert scheduled["targeted"] == 2000 and scheduled["approved"] > 0
+    assert scheduled["sent"] == scheduled["approved"]  # cleared on the clock
+    assert triggered["eventsEmitted"] == 100 and triggered["approved"] > 0
+    assert data["demonstrated"]["duplicateApproval"]["error"] == "duplicate_approval"
+    # the only violation is the one the demo makes on purpose
+    assert scheduled["violations"] == {"duplicate_approval": 1}
+    assert triggered["violations"] == {}
