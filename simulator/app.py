@@ -75,9 +75,12 @@ def create_app(
     )
     if wall is not None:
         runtime.wall = wall
-    tenants.ensure_scenario_tenant(runtime, scenario or startup_scenario(settings))
+    scenario = scenario or startup_scenario(settings)
+    tenants.ensure_scenario_tenant(runtime, scenario)
     delivery_log = build_delivery_log(runtime.store)
     faults = FaultRegistry(settings.fault_seed)
+    if scenario.faults is not None and scenario.faults.rules:
+        faults.set_rules(scenario.tenant.id, scenario.faults.rules, scenario.faults.seed)
     dispatcher = Dispatcher(runtime, delivery_log, faults)
 
     @contextlib.asynccontextmanager

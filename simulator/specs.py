@@ -27,6 +27,7 @@ from simulator.domain.models import (
     TargetGroup,
     Tier,
 )
+from simulator.faults import FaultRule
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(max_length=1024)]
@@ -249,14 +250,22 @@ class TenantSpec(Spec):
     webhookSecret: Secret | None = None
 
 
+class FaultsSpec(Spec):
+    """Fault rules armed when the scenario loads (see `simulator.faults.FaultRule`)."""
+
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    rules: Annotated[list[FaultRule], Field(max_length=100)] = []
+
+
 class Scenario(Spec):
-    """A whole simulated account: tenant, population, promotions and campaigns."""
+    """A whole simulated account: tenant, population, promotions, campaigns, faults."""
 
     tenant: TenantSpec = TenantSpec()
     clock: ClockSpec = ClockSpec()
     population: PopulationSpecModel = PopulationSpecModel()
     promotions: Annotated[list[ScenarioPromotion], Field(max_length=1000)] = []
     campaigns: Annotated[list[CampaignCreate], Field(max_length=1000)] = []
+    faults: FaultsSpec | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:

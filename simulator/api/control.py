@@ -92,6 +92,15 @@ def _tenant(t: Tenant, now: datetime) -> dict[str, Any]:
     }
 
 
+def _arm_faults(request: Request, tenant_id: str, scenario: Scenario) -> None:
+    """A scenario's `faults` section replaces the tenant's rules (none: they are cleared)."""
+    registry = request.app.state.faults
+    if scenario.faults is not None and scenario.faults.rules:
+        registry.set_rules(tenant_id, scenario.faults.rules, scenario.faults.seed)
+    else:
+        registry.clear(tenant_id)
+
+
 @router.get("/health", operation_id="health")
 async def health(rt: RuntimeDep) -> Response:
     """Liveness: no key needed."""
@@ -107,11 +116,14 @@ async def health(rt: RuntimeDep) -> Response:
     responses=ERRORS,
     description=getdoc(tenants.create_tenant),
 )
-async def create_tenant(rt: RuntimeDep, caller: AdminDep, body: CreateTenantRequest) -> Response:
+async def create_tenant(
+    rt: RuntimeDep, caller: AdminDep, request: Request, body: CreateTenantRequest
+) -> Response:
     if body.scenario is not None and body.builtin is not None:
         raise invalid("scenario", "give either scenario or builtin, not both")
     scenario = body.scenario or (builtin_scenario(body.builtin) if body.builtin else Scenario())
     tenant, keys = await call(rt, tenants.create_tenant, scenario, name=body.name)
+    _arm_faults(request, tenant.id, scenario)
     return encode.json_response(
         {"tenantId": tenant.id, "name": tenant.name, "keys": {role: key for key, role in keys}},
         201,
@@ -152,6 +164,7 @@ async def load_scenario(
         scenario = parse_scenario(await request.body(), source="body")
     tenant = await call(rt, tenants.load_scenario, caller.tenant_id, scenario)
     request.app.state.dispatcher.forget(caller.tenant_id)
+    _arm_faults(request, caller.tenant_id, scenario)
     _, now = await call(rt, tenants.get_tenant, tenant.id)
     return encode.json_response(_tenant(tenant, now))
 
