@@ -42,7 +42,9 @@ class FaultRule(BaseModel):
         "drop",
     ]
     probability: Annotated[float, Field(ge=0, le=1)] | None = None
-    nth: Annotated[int, Field(ge=1)] | None = Field(None, description="fire on the Nth match only")
+    nth: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        None, description="fire on the Nth match only"
+    )
     status: Literal[500, 502, 503, 504] = 503
     latencyMs: Annotated[float, Field(ge=0, le=60_000)] = 0
     latencyMaxMs: Annotated[float, Field(ge=0, le=60_000)] | None = Field(

@@ -158,10 +158,13 @@ async def load_scenario(
     request: Request,
     builtin: Literal["demo", "large"] | None = Query(None, description=f"one of {BUILTINS}"),
 ) -> Response:
+    body = await request.body()
+    if builtin is not None and body.strip():
+        raise invalid("builtin", "give either a scenario body or builtin, not both")
     if builtin is not None:
         scenario = builtin_scenario(builtin)
     else:
-        scenario = parse_scenario(await request.body(), source="body")
+        scenario = parse_scenario(body, source="body")
     tenant = await call(rt, tenants.load_scenario, caller.tenant_id, scenario)
     request.app.state.dispatcher.forget(caller.tenant_id)
     _arm_faults(request, caller.tenant_id, scenario)
@@ -333,7 +336,7 @@ async def get_campaign_report(rt: RuntimeDep, caller: AdminDep, campaignId: Camp
 async def get_journal(
     caller: AdminDep,
     request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     path: Annotated[str | None, Query(max_length=1024)] = None,
     status: Annotated[int | None, Query(ge=100, le=599)] = None,
@@ -361,7 +364,7 @@ async def clear_journal(caller: AdminDep, request: Request) -> Response:
 async def list_outbox(
     rt: RuntimeDep,
     caller: AdminDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     kind: Literal["scheduled", "cancelled", "triggered"] | None = None,
 ) -> Response:

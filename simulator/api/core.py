@@ -96,7 +96,9 @@ def _query(request: Request) -> dict[str, str]:
     return {k.lower().lstrip("$"): v for k, v in request.query_params.multi_items()}
 
 
-def _int_param(query: dict[str, str], name: str, default: int | None, low: int) -> int:
+def _int_param(
+    query: dict[str, str], name: str, default: int | None, low: int, high: int = 2**63 - 1
+) -> int:
     raw = query.get(name.lower().lstrip("$"))
     if raw is None or raw == "":
         if default is None:
@@ -108,6 +110,8 @@ def _int_param(query: dict[str, str], name: str, default: int | None, low: int) 
         raise invalid(name, f"{name} must be an integer") from None
     if value < low:
         raise invalid(name, f"{name} must be at least {low}")
+    if value > high:  # also keeps values inside SQLite's 64-bit integers
+        raise invalid(name, f"{name} must be at most {high}")
     return value
 
 
@@ -217,7 +221,7 @@ async def get_processed_campaign_customers(
     """A page of a campaign's frozen processed list, in a stable order. Page with
     `$top` (default and max 10,000) and `$skip`; a shorter page is the last."""
     query = _query(request)
-    campaign_id = _int_param(query, "CampaignID", None, 1)
+    campaign_id = _int_param(query, "CampaignID", None, 1, 2**31 - 1)
     top = _int_param(query, "$top", MAX_PAGE, 1)
     if top > MAX_PAGE:
         raise invalid("$top", f"$top must be at most {MAX_PAGE}")

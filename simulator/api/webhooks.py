@@ -109,7 +109,7 @@ async def list_deliveries(
     status: Literal["pending", "delivered", "failed", "skipped"] | None = None,
     kind: Literal["scheduled", "cancelled", "triggered"] | None = None,
     campaignId: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> Response:
     """Webhook deliveries in outbox order, with their state; page with `after` (seq)."""

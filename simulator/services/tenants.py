@@ -202,7 +202,10 @@ def authenticate_token(rt: Runtime, token: str) -> tuple[str, Role]:
 def _check_url(field: str, url: str) -> str:
     if "%3a" in url.lower():  # the PyPI client percent-encodes the URL (optimove-api-facts §2.1)
         url = unquote(url)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an invalid IPv6 literal
+        raise invalid(field, "must be an http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 1024:
         raise invalid(field, "must be an http(s) URL")
     return url
