@@ -259,8 +259,10 @@ def test_a_restarted_client_resumes_without_approving_or_crediting_twice(
         async with world(simulator.url, **options) as w:
             w.integrator.drain_timeout_s = 0  # a crash: nothing may finish cleanly
             await w.faults(
+                # slow approvals (1 s per batch of 500) so the crash below lands with
+                # most batches still pending, on a fast machine too
                 {"target": "api", "operation": "update_customer_promotion_status",
-                 "action": "latency", "latencyMs": 150, "probability": 1.0},
+                 "action": "latency", "latencyMs": 1000, "probability": 1.0},
             )  # fmt: skip
             await w.ok("POST", f"/_sim/campaigns/{SCHEDULED}/execute")
             await eventually(
