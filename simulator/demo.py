@@ -52,7 +52,6 @@ class DemoOptions:
     rate: float = 1_000.0
     timeout_s: float = 600.0
     quiet: bool = False
-    report_path: Path | None = None
 
 
 @dataclass

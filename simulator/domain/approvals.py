@@ -19,8 +19,6 @@ from simulator.domain.models import AllocationStatus, Campaign, CampaignStatus
 from simulator.domain.state import LedgerState
 
 DuplicateMode = Literal["reject", "ignore"]
-# Per-item reason precedence (wire-contract §8): the first that applies is listed.
-APPROVAL_REASONS = ("not_targeted", "not_validated", "duplicate_approval", "already_approved")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ customer list, approvals (core batch and CE v2), the audit report, and clock-dri
 from __future__ import annotations
 
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -213,12 +213,18 @@ def get_processed_campaign_customers(
         return CustomerPage(campaign, rt.population(tenant), processed, start, stop, attributes)
 
 
-def _targeting(population: Population, processed: ProcessedList | None) -> Any:
-    def is_targeted(customer_id: str) -> bool:
-        index = population.index_of(customer_id)
-        return index is not None and processed is not None and processed.contains(index)
+def targeted_index(
+    population: Population, processed: ProcessedList | None, customer_id: str
+) -> int | None:
+    """The customer's population index if the campaign's frozen list holds it, else None."""
+    index = population.index_of(customer_id)
+    if index is None or processed is None or not processed.contains(index):
+        return None
+    return index
 
-    return is_targeted
+
+def _targeting(population: Population, processed: ProcessedList | None) -> Callable[[str], bool]:
+    return lambda customer_id: targeted_index(population, processed, customer_id) is not None
 
 
 def update_customer_promotion_status(

@@ -10,7 +10,7 @@ from simulator.domain.errors import DomainError, not_found
 from simulator.domain.models import PeriodCaps, Promotion, PromotionStatus, Usage
 from simulator.domain.redemptions import RedemptionItem, RedemptionRejection
 from simulator.domain.validation import Context, ContextResult
-from simulator.services.campaigns import require_tenant, settled_campaign
+from simulator.services.campaigns import require_tenant, settled_campaign, targeted_index
 from simulator.services.runtime import Runtime
 from simulator.specs import PromotionCreate
 from simulator.store.base import Tx
@@ -142,14 +142,11 @@ def validate_customers(
         processed = tx.processed(campaign_id)
 
         def targeting(customer_id: str) -> Mapping[str, Any] | None:
-            index = population.index_of(customer_id)
-            if index is None:
-                return None
-            if campaign.type == "scheduled" and (
-                processed is None or not processed.contains(index)
-            ):
-                return None
-            return population.customer(index)
+            if campaign.type == "scheduled":
+                index = targeted_index(population, processed, customer_id)
+            else:  # triggered: any population customer (the event check is the domain's)
+                index = population.index_of(customer_id)
+            return None if index is None else population.customer(index)
 
         results = validation.validate_contexts(
             tx,
