@@ -73,7 +73,10 @@ class ClientConfig(BaseSettings):
     )
 
     # -- how hard we push ---------------------------------------------------------------
-    concurrency: int = Field(8, ge=1, le=256)
+    concurrency: int = Field(8, ge=1, le=256)  # API calls in flight per campaign step
+    # Triggered events worked at once (each mostly waits on the network; their
+    # validations are coalesced into shared calls, flows/coalesce.py).
+    triggered_concurrency: int = Field(256, ge=1, le=10_000)
     validate_batch: int = Field(1000, ge=1, le=1000)  # wire-contract §4: ≤ 1000 contexts
     approve_batch: int = Field(10_000, ge=1, le=10_000)  # wire-contract §2.1: ≤ 10000 items
     page_size: int = Field(10_000, ge=1, le=10_000)  # wire-contract §2: $top ≤ 10000

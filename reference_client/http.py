@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import TypeAdapter
+import orjson
+from pydantic import TypeAdapter, ValidationError
 
 from reference_client.models import (
     CampaignCustomerRow,
@@ -37,11 +37,16 @@ from reference_client.models import (
     ValidateCustomersResponse,
     format_core_time,
 )
+from reference_client.transport import AiohttpSender, HttpxSender, Reply, Sender, TransportFailure
 
 LOG = logging.getLogger(__name__)
 RetryHook = Callable[[str, int, str], None]  # (operation, attempt number, reason)
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 _ROWS = TypeAdapter(list[CampaignCustomerRow])
+_ANY: TypeAdapter[Any] = TypeAdapter(Any)
+_VALIDATED = TypeAdapter(ValidateCustomersResponse)
+_REDEEMED = TypeAdapter(RedemptionReport)
 # Default codes for the core API's JSON-string error bodies, which carry no code (§1).
 _STATUS_CODES = {
     400: "bad_request",
@@ -80,13 +85,13 @@ class ApiError(Exception):
         self.operation = operation
 
     @classmethod
-    def from_response(cls, response: httpx.Response, operation: str = "") -> ApiError:
-        status = response.status_code
+    def from_response(cls, response: Reply, operation: str = "") -> ApiError:
+        status = response.status
         fallback = _STATUS_CODES.get(status, "server_error" if status >= 500 else "http_error")
         try:
-            body: Any = response.json()
+            body: Any = orjson.loads(response.body)
         except ValueError:
-            body = response.text[:1000]
+            body = response.body[:1000].decode("utf-8", "replace")
         if isinstance(body, dict) and isinstance(body.get("error"), str):
             details = body.get("details")
             return cls(
@@ -145,12 +150,17 @@ class _JsonApi:
         backoff_cap_s: float = 20.0,
         retry_after_cap_s: float = 120.0,
     ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            headers={"X-API-KEY": api_key, "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_s),
-            transport=transport,
-            limits=httpx.Limits(max_connections=max_connections),
+        headers = {"X-API-KEY": api_key, "Accept": "application/json"}
+        self._sender: Sender = (
+            AiohttpSender(base_url, headers, timeout_s=timeout_s, max_connections=max_connections)
+            if transport is None
+            else HttpxSender(
+                base_url,
+                headers,
+                timeout_s=timeout_s,
+                max_connections=max_connections,
+                transport=transport,
+            )
         )
         self.max_retries = max_retries
         self.on_retry = on_retry
@@ -161,7 +171,7 @@ class _JsonApi:
         self._retry_after_cap = retry_after_cap_s
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._sender.aclose()
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)] (attempt from 0)."""
@@ -176,29 +186,42 @@ class _JsonApi:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
     ) -> Any:
-        """Send, retrying per the module rules; the parsed JSON body (None when empty)."""
-        content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        """`_call_as` for a body read as plain JSON."""
+        return await self._call_as(_ANY, operation, method, path, params=params, body=body)
+
+    async def _call_as(
+        self,
+        parse: TypeAdapter[T],
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> T | None:
+        """Send, retrying per the module rules; the body parsed straight from its bytes
+        with `parse` (None when empty)."""
+        content = None if body is None else orjson.dumps(body)
         headers = {"Content-Type": "application/json"} if content is not None else None
         attempt = 0
         while True:
             last: ApiError | None = None
             wait: float | None = None
             try:
-                response = await self._client.request(
-                    method, path, params=params, content=content, headers=headers
-                )
-            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError):
-                raise  # our own mistake: repeating cannot help
-            except httpx.TransportError as exc:  # timeouts, refused/dropped, cut bodies
-                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                response = await self._sender.send(method, path, params, content, headers)
+            except TransportFailure as exc:
+                reason = str(exc)
             else:
-                status = response.status_code
+                status = response.status
                 if 200 <= status < 300:
-                    if not response.content:
+                    if not response.body:
                         return None
                     try:
-                        return response.json()
-                    except ValueError:  # an incomplete body that still looked complete
+                        return parse.validate_json(response.body)
+                    except ValidationError as exc:
+                        if not any(e["type"] == "json_invalid" for e in exc.errors()):
+                            raise  # well-formed but not the contract: not an accident
+                        # An incomplete body that still looked complete: retried.
                         reason = "invalid JSON in a success response"
                 elif status == 429 or status >= 500:
                     last = ApiError.from_response(response, operation)
@@ -237,13 +260,14 @@ class OptimoveApi(_JsonApi):
         params: dict[str, Any] = {"CampaignID": campaign_id, "$top": top, "$skip": skip}
         if attributes:
             params["CustomerAttributes"] = ";".join(attributes)
-        data = await self._call(
+        data = await self._call_as(
+            _ROWS,
             "get_processed_campaign_customers",
             "GET",
             "/current/customers/GetProcessedCampaignCustomers",
             params=params,
         )
-        return _ROWS.validate_python(data or [])
+        return data or []
 
     async def update_customer_promotion_status(
         self, campaign_id: int, items: Sequence[tuple[str, bool]], *, now: datetime | None = None
@@ -324,26 +348,28 @@ class PromotionsApi(_JsonApi):
         campaign: dict[str, Any] = {"campaignId": campaign_id, "campaignType": campaign_type}
         if action_id is not None:
             campaign["actionId"] = action_id
-        data = await self._call(
+        data = await self._call_as(
+            _VALIDATED,
             "validate_customers",
             "POST",
             f"/v1/promocodes/{quote(promocode, safe='')}/validateCustomers",
             params={"dryRun": "true" if dry_run else "false"},
             body={"campaignData": campaign, "contexts": list(contexts)},
         )
-        return ValidateCustomersResponse.model_validate(data)
+        return _expect(data, "validate_customers")
 
     async def report_redemptions(
         self, promotion_id: str, items: Sequence[Mapping[str, Any]]
     ) -> RedemptionReport:
         """Report reward activations (≤ 10000 items; each accepted or rejected alone)."""
-        data = await self._call(
+        data = await self._call_as(
+            _REDEEMED,
             "report_redemptions",
             "POST",
             f"/v1/promotions/{quote(promotion_id, safe='')}/redemptions",
             body={"redemptions": list(items)},
         )
-        return RedemptionReport.model_validate(data)
+        return _expect(data, "report_redemptions")
 
     async def get_promotion(self, promotion_id: str) -> dict[str, Any]:
         """The promotion with its usage counters."""
@@ -351,3 +377,12 @@ class PromotionsApi(_JsonApi):
             "get_promotion", "GET", f"/v1/promotions/{quote(promotion_id, safe='')}"
         )
         return dict(data or {})
+
+
+def _expect(data: T | None, operation: str) -> T:
+    """A success answer that must carry a body (an empty one is a broken answer)."""
+    if data is None:
+        raise ApiError(
+            200, "empty_response", "a success answer without a body", None, operation=operation
+        )
+    return data

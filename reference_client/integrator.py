@@ -18,6 +18,7 @@ from typing import TypedDict, TypeVar
 import httpx
 
 from reference_client.config import ClientConfig
+from reference_client.flows.coalesce import ValidationCoalescer
 from reference_client.flows.common import FlowContext, Kind
 from reference_client.flows.scheduled import run_scheduled
 from reference_client.flows.triggered import run_triggered
@@ -96,7 +97,7 @@ class Integrator:
         self._summaries: dict[int, CampaignSummary] = {}
         self._cancelled: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._triggered_limit = asyncio.Semaphore(config.concurrency)
+        self._triggered_limit = asyncio.Semaphore(config.triggered_concurrency)
         self._context = FlowContext(
             config=config,
             optimove=self.optimove,
@@ -107,6 +108,9 @@ class Integrator:
             redemptions=self.redemptions,
             summary=self.summary,
             is_cancelled=self.is_cancelled,
+            triggered_validations=ValidationCoalescer(
+                self.promotions, max_batch=config.validate_batch, in_flight=2
+            ),
             show_progress=show_progress,
             progress_threshold=progress_threshold,
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict  # pydantic needs this one, not typing's, on 3.11
 
 CORE_TIME = "%Y-%m-%d %H:%M:%S"  # wire-contract §1: core API times, UTC
 
@@ -21,6 +23,7 @@ def format_core_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime(CORE_TIME)
 
 
+@lru_cache(maxsize=64)  # a page's redemptions share one timestamp
 def iso_z(value: datetime) -> str:
     """ISO 8601 with `Z` (wire-contract §1: CE v2 and Promotions times)."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -42,29 +45,33 @@ class CampaignCustomerRow(Wire):
 
 
 # -- Promotions ------------------------------------------------------------------------
-class Reward(Wire):
+# A validation answer has one result per customer, up to 1000 per call and a million per
+# large campaign, so its parts are TypedDicts: pydantic validates them just as strictly
+# but builds plain dicts, 2.5x faster than models here (docs/decisions.md). Unknown keys
+# are ignored, like the models'.
+class Reward(TypedDict):
     """`amount` (minor units + currency) or `units` (free spins); a percent reward arrives
     already computed as an amount (wire-contract §8)."""
 
     type: Literal["amount", "units"]
-    amount: int | None = None
-    currency: str | None = None
-    units: int | None = None
+    amount: NotRequired[int | None]
+    currency: NotRequired[str | None]
+    units: NotRequired[int | None]
 
 
-class Effect(Wire):
+class Effect(TypedDict):
     tierId: str
-    tierName: str | None = None
+    tierName: NotRequired[str | None]
     reward: Reward
-    allocationId: str | None = None  # absent only on dryRun
+    allocationId: NotRequired[str | None]  # absent only on dryRun
 
 
-class ValidatedContext(Wire):
+class ValidatedContext(TypedDict):
     customerId: str
-    eventId: str | None = None
+    eventId: NotRequired[str | None]
     valid: bool
-    reason: str | None = None
-    effects: list[Effect] = Field(default_factory=list)
+    reason: NotRequired[str | None]
+    effects: NotRequired[list[Effect]]
 
 
 class ValidateCustomersResponse(Wire):
@@ -156,4 +163,4 @@ class Allocation:
 
     @property
     def allocation_ids(self) -> list[str]:
-        return [e.allocationId for e in self.effects if e.allocationId]
+        return [key for e in self.effects if (key := e.get("allocationId"))]

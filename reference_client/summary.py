@@ -31,8 +31,8 @@ class CampaignSummary:
     """What happened to one campaign on our side.
 
     For a triggered campaign `targeted` counts the events that reached validation. Timings
-    are the time spent in each step; steps overlap (the next page is fetched while this
-    one is worked, validation calls run concurrently), so they may add up to more than
+    are the wall time during which each step was in progress; steps overlap one another
+    (the next page is fetched while this one is worked), so they may add up to more than
     the campaign's wall time. `errors` counts failures by code (e.g. `approval_not_targeted`,
     `validate_unavailable`, `activated_not_approved`, `deadline_at_risk`).
     """
@@ -58,6 +58,8 @@ class CampaignSummary:
     cancelled: bool = False
     resumed_skipped: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    _active: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _since: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def scrubbed(self) -> int:
@@ -83,9 +85,16 @@ class CampaignSummary:
 
     @contextmanager
     def timed(self, step: str) -> Iterator[None]:
-        """Add the wall time of the block to `timings[step]`."""
-        started = time.perf_counter()
+        """Add to `timings[step]` the wall time during which at least one block of the
+        step was running: concurrent validation calls count once, not once each."""
+        active = self._active.get(step, 0)
+        if active == 0:
+            self._since[step] = time.perf_counter()
+        self._active[step] = active + 1
         try:
             yield
         finally:
-            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
+            self._active[step] -= 1
+            if self._active[step] == 0:
+                spent = time.perf_counter() - self._since[step]
+                self.timings[step] = self.timings.get(step, 0.0) + spent

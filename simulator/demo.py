@@ -286,7 +286,7 @@ async def _collect(admin: httpx.AsyncClient) -> dict[str, Any]:
 
 
 def _summary_dict(s: CampaignSummary) -> dict[str, Any]:
-    data: dict[str, Any] = asdict(s)
+    data: dict[str, Any] = {k: v for k, v in asdict(s).items() if not k.startswith("_")}
     for key, value in data.items():
         if isinstance(value, datetime):
             data[key] = value.isoformat()

@@ -5,6 +5,9 @@ Business rules:
 - Each page's decisions are sent right after activation, in calls of ≤ `approve_batch`
   items: `Status: true` for an activated customer (commits the reservation), `false` for
   one validated but not activated (releases it). A call is atomic: all or nothing.
+- A page's approvals travel while the next page is validated (`send_behind`), one page
+  at a time and in order: the wallet-to-approval window stays one page long, and our
+  CPU works on the next page instead of waiting for Optimove's answer.
 - 409 with `details.rejected`: nothing was applied. A `duplicate_approval` for a customer
   we approve means an earlier attempt (whose response was lost) was applied: the customer
   counts as approved (`approvals_reconciled`). Any other reason is a real failure, logged
@@ -20,6 +23,7 @@ Business rules:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -58,17 +62,47 @@ class Approvals:
         self.run = run
         self.pending: list[Decision] = []
         self.unanswered: list[list[Decision]] = []
+        self._behind: asyncio.Task[None] | None = None
 
     def add(self, decision: Decision) -> None:
         self.pending.append(decision)
 
     async def flush(self) -> None:
-        """Send every pending decision, `approve_batch` at a time."""
+        """Send every pending decision, `approve_batch` at a time, after the page being
+        sent behind (if any) is done."""
+        await self.wait_behind()
+        await self._flush(self._take())
+
+    async def send_behind(self) -> None:
+        """Wait for the previous page's approvals, then start sending this page's in the
+        background (at most one page in flight, so pages are approved in order)."""
+        await self.wait_behind()
+        batch = self._take()
+        if batch:
+            self._behind = asyncio.create_task(self._flush(batch))
+
+    async def wait_behind(self) -> None:
+        if self._behind is not None:
+            task, self._behind = self._behind, None
+            await task
+
+    async def cancel_behind(self) -> None:
+        """On an error in the campaign run: stop the page in flight (its customers stay
+        unapproved; a restart resumes them from the journal)."""
+        if self._behind is not None and not self._behind.done():
+            self._behind.cancel()
+        await asyncio.gather(*filter(None, [self._behind]), return_exceptions=True)
+        self._behind = None
+
+    def _take(self) -> list[Decision]:
+        taken, self.pending = self.pending, []
+        return taken
+
+    async def _flush(self, decisions: list[Decision]) -> None:
         size = self.ctx.config.approve_batch
         with self.s.timed("approve"):
-            while self.pending:
-                batch, self.pending = self.pending[:size], self.pending[size:]
-                await self._send(batch)
+            for i in range(0, len(decisions), size):
+                await self._send(decisions[i : i + size])
 
     async def settle_unanswered(self) -> None:
         """One more try for the calls that got no answer at all."""

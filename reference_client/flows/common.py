@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from reference_client.config import ClientConfig
+from reference_client.flows.coalesce import ValidationCoalescer
 from reference_client.http import OptimoveApi, PromotionsApi
 from reference_client.models import Allocation
 from reference_client.platform.journal import Journal
@@ -38,6 +39,7 @@ class FlowContext:
     redemptions: Redemptions
     summary: Callable[[int, Kind], CampaignSummary]
     is_cancelled: Callable[[int], bool]
+    triggered_validations: ValidationCoalescer
     show_progress: bool = False
     progress_threshold: int = 50_000
     clock: Callable[[], datetime] = field(default=utcnow)
@@ -52,19 +54,20 @@ def activate(wallet: Wallet, allocation: Allocation, summary: CampaignSummary) -
     """
     credited: list[tuple[str, int, int]] = []
     for effect in allocation.effects:
-        key = effect.allocationId
-        reward = effect.reward
+        key = effect.get("allocationId")
+        reward = effect["reward"]
         if key is None:  # a dryRun answer: nothing was reserved, nothing to activate
             return False
         try:
-            if reward.type == "units":
-                ok = wallet.add_free_spins(allocation.customer_id, reward.units or 0, key)
-                credited.append((effect.tierId, 0, reward.units or 0))
+            if reward["type"] == "units":
+                units = reward.get("units") or 0
+                ok = wallet.add_free_spins(allocation.customer_id, units, key)
+                credited.append((effect["tierId"], 0, units))
             else:
-                ok = wallet.credit_bonus(
-                    allocation.customer_id, reward.amount or 0, reward.currency or "", key
-                )
-                credited.append((effect.tierId, reward.amount or 0, 0))
+                amount = reward.get("amount") or 0
+                currency = reward.get("currency") or ""
+                ok = wallet.credit_bonus(allocation.customer_id, amount, currency, key)
+                credited.append((effect["tierId"], amount, 0))
         except Exception:
             LOG.exception(
                 "activating %s for %s failed",

@@ -87,6 +87,7 @@ class _ScheduledRun:
             await self.approvals.flush()
             await self.approvals.settle_unanswered()
         finally:
+            await self.approvals.cancel_behind()
             if not page.done():
                 page.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -138,8 +139,9 @@ class _ScheduledRun:
                 if i % 500 == 499:
                     await asyncio.sleep(0)  # let the listener acknowledge webhooks meanwhile
         # Approve each page's customers now: a reward on the wallet but not yet approved
-        # is a reward Optimove may still cancel or clear away, so keep that window short.
-        await self.approvals.flush()
+        # is a reward Optimove may still cancel or clear away, so keep that window short
+        # (one page: the approvals travel while the next page is validated).
+        await self.approvals.send_behind()
 
     def _customers(self, rows: Sequence[CampaignCustomerRow]) -> list[Customer]:
         customers: list[Customer] = []
@@ -204,13 +206,16 @@ class _ScheduledRun:
                     self.stop(code)
                 return []
         out: list[Allocation] = []
+        promotion_id = answer.promotionId
         for result in answer.contexts:
-            if result.valid:
+            if result["valid"]:
                 self.s.validated += 1
-                out.append(Allocation(result.customerId, answer.promotionId, tuple(result.effects)))
+                effects = tuple(result.get("effects", ()))
+                out.append(Allocation(result["customerId"], promotion_id, effects))
             else:
-                self.s.count(self.s.ineligible_by_reason, result.reason or "unknown")
-                if result.reason == "clearance_closed":
+                reason = result.get("reason")
+                self.s.count(self.s.ineligible_by_reason, reason or "unknown")
+                if reason == "clearance_closed":
                     self.stop("clearance_closed")
         return out
 

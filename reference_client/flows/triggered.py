@@ -4,7 +4,8 @@ CE v2 webhook (one customer event).
 Business rules:
 1. Validate the customer for this event: one context `{customerId, eventId, session}`
    where `session` is the webhook's `context` (tier conditions read `session.*`,
-   wire-contract §5), with `campaignType: "triggered"`.
+   wire-contract §5), with `campaignType: "triggered"`. Concurrent events of the same
+   promo code share a call (`flows/coalesce.py`); each context is judged on its own.
 2. Not valid → nothing is credited and nothing was reserved, so there is nothing to
    approve or release: the reason is recorded.
 3. Valid → activate the reward on the wallet (keyed by allocationId: never twice).
@@ -56,24 +57,23 @@ async def _run(ctx: FlowContext, event: TriggeredEvent, s: CampaignSummary) -> N
     s.targeted += 1
     with s.timed("validate"):
         try:
-            answer = await ctx.promotions.validate_customers(
+            promotion_id, result = await ctx.triggered_validations.validate(
                 event.campaign.action.promo_codes[0],
                 campaign_id,
-                "triggered",
-                [{"customerId": customer_id, "eventId": event.eventId, "session": event.context}],
-                action_id=event.campaign.action.id,
+                event.campaign.action.id,
+                {"customerId": customer_id, "eventId": event.eventId, "session": event.context},
             )
         except (ApiError, ApiTransportError) as exc:
             s.error(f"validate_{exc.code if isinstance(exc, ApiError) else 'unavailable'}")
             LOG.error("validating event failed: %s", exc, extra=log)
             return
-    result = next((c for c in answer.contexts if c.customerId == customer_id), None)
-    if result is None or not result.valid:
-        reason = (result.reason or "unknown") if result is not None else "no_result"
+    if result is None or not result["valid"]:
+        reason = (result.get("reason") or "unknown") if result is not None else "no_result"
         s.count(s.ineligible_by_reason, reason)
         return
     s.validated += 1
-    allocation = Allocation(customer_id, answer.promotionId, tuple(result.effects), event.eventId)
+    effects = tuple(result.get("effects", ()))
+    allocation = Allocation(customer_id, promotion_id, effects, event.eventId)
     with s.timed("activate"):
         ok = activate(ctx.wallet, allocation, s)
     with s.timed("approve"):
