@@ -34,14 +34,15 @@ class Wire(BaseModel):
 
 
 # -- core API ---------------------------------------------------------------------------
-class CampaignCustomerRow(Wire):
+class CampaignCustomerRow(TypedDict):
     """One row of GetProcessedCampaignCustomers; attributes come back as a list in the
-    order they were asked for (wire-contract §2)."""
+    order they were asked for (wire-contract §2). A TypedDict, like the validation
+    results below: a page holds 10,000 rows."""
 
     CustomerID: str
-    ActionID: int | None = None
+    ActionID: NotRequired[int | None]
     PromoCode: str
-    CustomerAttributes: list[str] | None = None
+    CustomerAttributes: NotRequired[list[str] | None]
 
 
 # -- Promotions ------------------------------------------------------------------------
@@ -160,7 +161,9 @@ class Allocation:
     promotion_id: str
     effects: tuple[Effect, ...]
     event_id: str | None = None
+    # The reservation keys, read once (approval, journal and redemption all need them).
+    allocation_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def allocation_ids(self) -> list[str]:
-        return [key for e in self.effects if (key := e.get("allocationId"))]
+    def __post_init__(self) -> None:
+        keys = tuple(key for e in self.effects if (key := e.get("allocationId")))
+        object.__setattr__(self, "allocation_ids", keys)

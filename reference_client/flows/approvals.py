@@ -172,9 +172,7 @@ class Approvals:
         self.ctx.journal.mark_approved(
             self.campaign_id,
             [
-                Approved(
-                    d.customer_id, d.allocation.promotion_id, tuple(d.allocation.allocation_ids)
-                )
+                Approved(d.customer_id, d.allocation.promotion_id, d.allocation.allocation_ids)
                 for d in approved
             ],
         )

@@ -147,12 +147,16 @@ class _ScheduledRun:
         customers: list[Customer] = []
         balances: dict[str, int] = {}
         for row in rows:
-            attributes = dict(zip(self.attributes, row.CustomerAttributes or [], strict=False))
+            values = row.get("CustomerAttributes") or ()
+            attributes = dict(zip(self.attributes, values, strict=False))
+            customer_id = row["CustomerID"]
             balance = attributes.get("Balance")
             if balance is not None:
                 with contextlib.suppress(ValueError):
-                    balances[row.CustomerID] = int(float(balance))
-            customers.append(Customer(row.CustomerID, row.PromoCode, row.ActionID, attributes))
+                    balances[customer_id] = int(float(balance))
+            customers.append(
+                Customer(customer_id, row["PromoCode"], row.get("ActionID"), attributes)
+            )
         self.ctx.wallet.seed_balances(balances)
         return customers
 

@@ -97,7 +97,7 @@ async def _run(ctx: FlowContext, event: TriggeredEvent, s: CampaignSummary) -> N
     s.approved += 1
     ctx.journal.mark_approved(
         campaign_id,
-        [Approved(event.eventId, allocation.promotion_id, tuple(allocation.allocation_ids))],
+        [Approved(event.eventId, allocation.promotion_id, allocation.allocation_ids)],
     )
     with s.timed("redeem"):
         await ctx.redemptions.add(redemption_items(campaign_id, allocation, ctx.clock()))

@@ -101,7 +101,7 @@ def test_429_waits_exactly_retry_after_then_succeeds() -> None:
             await api.aclose()
 
     rows = run(go())
-    assert [r.CustomerID for r in rows] == ["C1"]
+    assert [r["CustomerID"] for r in rows] == ["C1"]
     assert len(seen) == 2
     assert rec.sleeps == [3.0]
     assert rec.retries == [("get_processed_campaign_customers", 1, "HTTP 429 too_many_requests")]
