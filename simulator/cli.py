@@ -11,6 +11,8 @@ from rich.console import Console
 
 from simulator import __version__
 from simulator.domain.errors import DomainError
+from simulator.listener_check.command import listener as contract_listener
+from simulator.load.command import load as load_command
 
 console = Console(stderr=True)
 
@@ -192,3 +194,14 @@ def demo(
     for problem in result.problems if quiet else ():
         console.print(f"[red]problem:[/red] {problem}")
     sys.exit(0 if result.ok else 1)
+
+
+@main.group()
+def contract() -> None:
+    """Contract checks for your CI (README: "Use optisim in your CI")."""
+
+
+contract.add_command(contract_listener)
+
+
+main.add_command(load_command)  # `optisim load`: simulator/load/

@@ -12,11 +12,6 @@ simulator must refuse it). Exit status 1 when the audit finds any other violatio
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,7 +21,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -38,10 +32,17 @@ from reference_client import (
     TierTotal,
     create_listener_app,
 )
-from simulator.scenario import builtin_scenario
+from simulator.server_process import (
+    ADMIN,
+    INTEGRATIONS,
+    SCHEDULED,
+    TRIGGERED,
+    SimulatorProcess,
+    demo_scenario,
+    free_port,
+)
 
-SCHEDULED, TRIGGERED = 48213, 7001
-ADMIN = "demo-admin-key"
+__all__ = ["ADMIN", "SCHEDULED", "TRIGGERED", "DemoOptions", "demo_scenario", "run_demo"]
 EXPECTED_VIOLATIONS = {"duplicate_approval": 1}  # the one the demo makes on purpose
 
 
@@ -59,84 +60,6 @@ class DemoResult:
     ok: bool
     problems: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def demo_scenario(customers: int) -> dict[str, Any]:
-    """The built-in demo world with the scheduled campaign sized to `customers` and the
-    welcome promotion's budget and audience cap scaled with it, so that some customers
-    run into the cap and the budget (the report then shows those reasons too)."""
-    data: dict[str, Any] = builtin_scenario("demo").model_dump(mode="json", exclude_none=True)
-    data["population"]["size"] = max(100_000, customers)
-    for promotion in data["promotions"]:
-        if promotion["id"] == "PR-WELCOME":
-            promotion["audienceCap"] = int(customers * 0.97)
-            promotion["budget"] = customers * 1_000
-    for campaign in data["campaigns"]:
-        if campaign["id"] == SCHEDULED:
-            campaign["targetGroup"] = {"size": customers}
-    return data
-
-
-class SimulatorProcess:
-    """The simulator as a separate server process (its own core), stopped on exit."""
-
-    def __init__(self, scenario: dict[str, Any], workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        path = workdir / "demo-scenario.yaml"
-        path.write_text(yaml.safe_dump(scenario, sort_keys=False), "utf-8")
-        env = {
-            **os.environ,
-            "SIM_SCENARIO": str(path),
-            "SIM_STORE": "memory",
-            "SIM_HOST": "127.0.0.1",
-            "SIM_PORT": str(self.port),
-            "SIM_JOURNAL": "false",
-        }
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "simulator.cli:app_from_env",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-        )
-
-    async def wait_ready(self, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient() as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"the simulator exited with {self.proc.returncode}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{self.url}/_sim/health")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-        raise RuntimeError("the simulator did not start in time")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 async def _wait_for(check: Any, timeout_s: float, what: str) -> None:
@@ -166,7 +89,7 @@ async def _run(
     config = ClientConfig(
         optimove_url=sim.url,
         promotions_url=sim.url,
-        api_key="demo-integrations-key",
+        api_key=INTEGRATIONS,
         listener_host="127.0.0.1",
         listener_port=listener_port,
         webhook_secret="whsec_b3B0aXNpbS1kZW1vLXNlY3JldC0wMDAx",

@@ -64,13 +64,7 @@ def execute(
     executed = replace(
         campaign, status=CampaignStatus.EXECUTED, executed_at=now, clearance_required_by=crb
     )
-    body = {
-        "EventTypeID": 5,
-        "TimeStamp": core_time(now),
-        "CampaignID": campaign.id,
-        "ClearanceRequiredBy": core_time(crb),
-        "TenantID": tenant_id,
-    }
+    body = scheduled_body(campaign.id, now=now, clearance_required_by=crb, tenant_id=tenant_id)
     return executed, OutboxEvent(ids.next("msg"), "scheduled", campaign.id, body, now)
 
 
@@ -98,7 +92,7 @@ def cancel(
     released = _release_open(state, campaign)
     event = None
     if campaign.status is CampaignStatus.EXECUTED:
-        body = {"EventTypeID": 4, "TimeStamp": core_time(now), "CampaignID": campaign.id}
+        body = cancelled_body(campaign.id, now=now)
         event = OutboxEvent(ids.next("msg"), "cancelled", campaign.id, body, now)
     return replace(campaign, status=CampaignStatus.CANCELLED, finished_at=now), released, event
 
@@ -127,10 +121,38 @@ def emit_event(
     if campaign.status is not CampaignStatus.ACTIVE:
         raise DomainError("invalid_transition", f"campaign {campaign.id} is {campaign.status}")
     event = TriggeredEvent(ids.next("EV"), campaign.id, customer_id, dict(context), now)
-    body = {
+    body = triggered_body(campaign, event)
+    return event, OutboxEvent(ids.next("msg"), "triggered", campaign.id, body, now)
+
+
+# -- webhook bodies (wire-contract §6) ------------------------------------------------------
+# One builder per webhook kind, used by the services and by `optisim contract listener`, so
+# the listener check sends exactly the bodies the simulator sends.
+def scheduled_body(
+    campaign_id: int, *, now: datetime, clearance_required_by: datetime, tenant_id: str
+) -> dict[str, Any]:
+    """EventTypeID 5: the campaign was processed; core times (`YYYY-MM-DD HH:MM:SS`)."""
+    return {
+        "EventTypeID": 5,
+        "TimeStamp": core_time(now),
+        "CampaignID": campaign_id,
+        "ClearanceRequiredBy": core_time(clearance_required_by),
+        "TenantID": tenant_id,
+    }
+
+
+def cancelled_body(campaign_id: int, *, now: datetime) -> dict[str, Any]:
+    """EventTypeID 4: a processed campaign was cancelled."""
+    return {"EventTypeID": 4, "TimeStamp": core_time(now), "CampaignID": campaign_id}
+
+
+def triggered_body(campaign: Campaign, event: TriggeredEvent) -> dict[str, Any]:
+    """The CE v2 webhook of one customer event, shaped like the documented v1 gateway
+    payload; `eventTime` is ISO 8601 with `Z`."""
+    return {
         "eventId": event.id,
-        "eventTime": iso_time(now),
-        "user": {"user_id": customer_id, "is_visitor": False},
+        "eventTime": iso_time(event.at),
+        "user": {"user_id": event.customer_id, "is_visitor": False},
         "campaign": {
             "id": campaign.id,
             "series_id": campaign.series_id,
@@ -141,9 +163,8 @@ def emit_event(
                 "channels": [],
             },
         },
-        "context": dict(context),
+        "context": dict(event.context),
     }
-    return event, OutboxEvent(ids.next("msg"), "triggered", campaign.id, body, now)
 
 
 def due(campaign: Campaign, now: datetime) -> str | None:

@@ -1,0 +1,126 @@
+"""`optisim contract listener`: the listener checks, and with a simulator the flow checks.
+
+Without a simulator only the integrator's listener is needed. With one (`with_simulator`)
+the checker starts a simulator process (on `simulator_port`, or a free port), or uses a
+running one (`simulator_url`, with `admin_key`), and the integrator's app must call that
+simulator's base URL for the Optimove and Promotions APIs: the checker prints it. The
+probes run first (their webhooks name campaigns the world does not have), then the flow.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from simulator.listener_check.admin import CheckAborted, SimAdmin
+from simulator.listener_check.findings import evaluate
+from simulator.listener_check.flow import FlowOptions, prepare, run_flow, world
+from simulator.listener_check.model import Report
+from simulator.listener_check.probes import KINDS, Target, run_probes
+from simulator.server_process import ADMIN, INTEGRATIONS, SimulatorProcess
+
+__all__ = ["CheckAborted", "ListenerCheckOptions", "run_listener_check"]
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerCheckOptions:
+    url: str
+    scheduled_path: str = "/optimove/events"
+    cancelled_path: str | None = None  # default: scheduled_path
+    triggered_path: str = "/optimove/triggered"
+    kinds: tuple[str, ...] = KINDS
+    secret: str | None = None
+    triggered_secret: str | None = None  # the CE v2 registration's own secret
+    timeout_s: float = 10.0
+    with_simulator: bool = False
+    simulator_url: str | None = None
+    simulator_port: int | None = None
+    admin_key: str = ADMIN
+    customers: int = 200
+    events: int = 20
+    wait_s: float = 60.0
+    settle_s: float = 2.0
+
+    def target_url(self, kind: str) -> str:
+        path = {
+            "scheduled": self.scheduled_path,
+            "cancelled": self.cancelled_path or self.scheduled_path,
+            "triggered": self.triggered_path,
+        }[kind]
+        return self.url.rstrip("/") + path
+
+    def targets(self) -> list[Target]:
+        return [
+            Target(
+                kind,
+                self.target_url(kind),
+                (self.triggered_secret or self.secret) if kind == "triggered" else self.secret,
+            )
+            for kind in KINDS
+            if kind in self.kinds
+        ]
+
+    def flow(self) -> FlowOptions:
+        def url(kind: str) -> str | None:
+            return self.target_url(kind) if kind in self.kinds else None
+
+        return FlowOptions(
+            scheduled_url=url("scheduled"),
+            cancelled_url=url("cancelled"),
+            triggered_url=url("triggered"),
+            secret=self.secret,
+            triggered_secret=self.triggered_secret,
+            customers=self.customers,
+            events=self.events,
+            wait_s=self.wait_s,
+            settle_s=self.settle_s,
+            timeout_s=self.timeout_s,
+        )
+
+
+async def run_listener_check(
+    options: ListenerCheckOptions, say: Callable[[str], None] = lambda _: None
+) -> Report:
+    """Run the checks; `CheckAborted` when the simulator cannot be started or driven."""
+    started = time.perf_counter()
+    if not options.with_simulator:
+        checks = await run_probes(options.targets(), options.timeout_s)
+        return Report(options.url, None, checks, time.perf_counter() - started)
+    with tempfile.TemporaryDirectory(prefix="optisim-contract-") as tmp:
+        process = None
+        if options.simulator_url:
+            sim_url, admin_key = options.simulator_url.rstrip("/"), options.admin_key
+        else:
+            process = SimulatorProcess(
+                world(options.flow()), Path(tmp), port=options.simulator_port, journal=True
+            )
+            sim_url, admin_key = process.url, ADMIN
+        try:
+            if process is not None:
+                say(f"starting a simulator at {sim_url}")
+                try:
+                    await process.wait_ready()
+                except RuntimeError as exc:
+                    raise CheckAborted(str(exc)) from exc
+                say(
+                    f"simulator ready: the integrator must call {sim_url} (Optimove and "
+                    f"Promotions base URL) with X-API-KEY {INTEGRATIONS}"
+                )
+            else:
+                say(f"using the simulator at {sim_url}: its world is replaced by the demo world")
+            async with SimAdmin(sim_url, admin_key) as admin:
+                await admin.call("GET", "/_sim/health")
+                flow = options.flow()
+                await prepare(admin, flow, load=process is None)
+                checks = await run_probes(options.targets(), options.timeout_s)
+                if flow.runs_a_campaign:
+                    checks += evaluate(await run_flow(admin, flow, say))
+                else:
+                    say("no campaign to run (--kinds has no scheduled, and no triggered events)")
+        finally:
+            if process is not None:
+                process.stop()
+    return Report(options.url, sim_url, checks, time.perf_counter() - started)
