@@ -26,7 +26,7 @@ from simulator import __version__
 from simulator.app import create_app
 from simulator.faults import ApiAction, WebhookAction
 from simulator.settings import SimSettings
-from simulator.specs import MAX_DEPTH
+from simulator.specs import HTTP_URL_PATTERN, MAX_DEPTH
 
 JSON = dict[str, Any]
 SERVERS = [{"url": "http://127.0.0.1:8900"}]
@@ -384,8 +384,9 @@ PARAMETER_SCHEMAS: dict[str, dict[str, JSON]] = {
 HTTP_URL: JSON = {
     "type": "string",
     "maxLength": 1024,
-    "pattern": "^(?:[Hh][Tt][Tt][Pp][Ss]?://[^/?#]|[Hh][Tt][Tt][Pp][Ss]?%3[Aa]%2[Ff]%2[Ff])",
-    "description": "An http(s) URL, possibly percent-encoded (`http%3A%2F%2F…`)",
+    "pattern": HTTP_URL_PATTERN,
+    "description": "An http(s) URL with an ASCII host (no IPv6 literal), or one "
+    "percent-encoded whole (`http%3A%2F%2Fhost%3A9000%2Fhook`)",
 }
 
 

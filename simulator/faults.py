@@ -12,14 +12,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from simulator.wire import WireModel
 
 ApiAction = Literal["latency", "error", "rate_limit", "drop_connection", "truncate"]
 WebhookAction = Literal["duplicate", "reorder", "delay", "drop"]
 _MASK = (1 << 64) - 1
 
 
-class FaultRule(BaseModel):
+class FaultRule(WireModel):
     """One fault: where it applies, when it fires, and what it does."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -10,12 +10,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 from pydantic import ValidationError
 
 from simulator.domain.errors import DomainError
 from simulator.specs import Scenario
+from simulator.wire import integral, loads
 
 BUILTINS = ("demo", "large")
 
@@ -27,11 +27,24 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out or "scenario"
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML as the wire reads JSON (`simulator.wire.loads`): an integral float is an int,
+    so a scenario means the same in YAML, in a JSON file and in a request body."""
+
+
+def _float(loader: yaml.SafeLoader, node: yaml.Node) -> float | int:
+    return integral(loader.construct_yaml_float(node))  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _float)
+
+
 def parse_scenario(text: str | bytes, *, source: str = "scenario") -> Scenario:
-    """Parse YAML (a superset of JSON) and validate; errors name the bad field."""
+    """Parse YAML (a superset of JSON) and validate strictly (no type coercion); errors
+    name the bad field."""
     try:
-        data = orjson.loads(text) if _looks_like_json(text) else yaml.safe_load(text)
-    except (orjson.JSONDecodeError, yaml.YAMLError) as error:
+        data = loads(text) if _looks_like_json(text) else yaml.load(text, Loader=_Loader)
+    except (ValueError, yaml.YAMLError) as error:
         raise DomainError("invalid_request", f"{source}: not valid YAML or JSON: {error}") from None
     if data is None:
         data = {}

@@ -8,12 +8,11 @@ Validation errors name the field (pydantic's `loc`), which the API turns into me
 from __future__ import annotations
 
 import math
-from datetime import datetime
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
@@ -28,6 +27,7 @@ from simulator.domain.models import (
     Tier,
 )
 from simulator.faults import FaultRule
+from simulator.wire import IsoTime, WireModel
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(max_length=1024)]
@@ -35,6 +35,29 @@ Currency = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=
 MAX_MONEY = 2**53  # exact in JSON numbers everywhere; far above any real budget
 Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
 CampaignId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+# An http(s) URL whose host every URL parser reads alike: printable ASCII without `#/?[]`
+# (no IPv6 literals; punycode for international names), then anything but tabs and line
+# breaks. Or such a URL percent-encoded whole, as the PyPI client sends it (`quote_plus`:
+# `http%3A%2F%2Fhost%3A9000%2Fhook%3Fa%3D1`): unreserved characters and the escapes of
+# `:/?#=&@%+`, so it always decodes to the first form. One grammar for the server
+# (`HttpUrl`) and the contract documents (`simulator.contracts.HTTP_URL`).
+_PLAIN_URL = r'[Hh][Tt][Tt][Pp][Ss]?://[!-"$-.0->@-Z\\^-~]+(?:[/?#][^\t\n\r]*)?'
+_ENCODED_URL = (
+    r"[Hh][Tt][Tt][Pp][Ss]?%3[Aa]%2[Ff]%2[Ff][A-Za-z0-9_.~+-]"
+    r"(?:[A-Za-z0-9_.~+-]|%(?:2[356BbFf]|3[AaDdFf]|40))*"
+)
+HTTP_URL_PATTERN = f"^(?:{_PLAIN_URL}|{_ENCODED_URL})$"
+_HTTP_URL = re.compile(HTTP_URL_PATTERN)
+
+
+def _http_url(value: str) -> str:
+    if not _HTTP_URL.fullmatch(value):  # fullmatch: `$` alone would allow a final newline
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+HttpUrl = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_http_url)]
 Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in"]
 MAX_DEPTH = 16
 
@@ -66,7 +89,7 @@ JsonValue = Annotated[Any, AfterValidator(plain_json)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(plain_json)]
 
 
-class Spec(BaseModel):
+class Spec(WireModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -194,7 +217,7 @@ class CampaignCreate(Spec):
     actionName: Text = ""
     targetGroup: TargetGroupSpec | None = None
     clearanceWindowMinutes: Annotated[float, Field(gt=0, le=60 * 24 * 30)] = 30
-    executeAt: datetime | None = None
+    executeAt: IsoTime | None = None
     seriesId: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     trigger: Text | None = None
 
@@ -239,7 +262,7 @@ class UserSpec(Spec):
 
 class ClockSpec(Spec):
     mode: Literal["realtime", "manual"] = "realtime"
-    start: datetime | None = None
+    start: IsoTime | None = None
 
 
 class TenantSpec(Spec):

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from simulator.api import encode
 from simulator.api.deps import CallerDep, RuntimeDep, call
+from simulator.api.routing import WireRoute
 from simulator.api.schemas import (
     ErrorResponse,
     TriggeredApprovalRequest,
@@ -20,7 +21,11 @@ from simulator.api.schemas import (
 from simulator.domain.approvals import approve_event
 from simulator.services import campaigns, tenants
 
-router = APIRouter(prefix="/conditional-execution/v2/triggered", tags=["conditional-execution"])
+router = APIRouter(
+    prefix="/conditional-execution/v2/triggered",
+    tags=["conditional-execution"],
+    route_class=WireRoute,
+)
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid input (the message names the field)"},
     401: {"model": ErrorResponse, "description": "Missing or unknown API key"},

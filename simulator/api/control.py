@@ -13,12 +13,13 @@ from inspect import getdoc
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from starlette.responses import Response
 
 from simulator import __version__
 from simulator.api import encode
 from simulator.api.deps import AdminDep, RuntimeDep, call
+from simulator.api.routing import WireRoute
 from simulator.api.schemas import ErrorResponse, Session
 from simulator.domain.errors import DomainError, invalid
 from simulator.domain.models import Tenant
@@ -27,8 +28,9 @@ from simulator.scenario import BUILTINS, builtin_scenario, parse_scenario
 from simulator.services import campaigns, tenants
 from simulator.services.runtime import population_of
 from simulator.specs import CampaignCreate, CampaignId, Id, Scenario
+from simulator.wire import IsoTime, WireModel
 
-router = APIRouter(prefix="/_sim", tags=["control"])
+router = APIRouter(prefix="/_sim", tags=["control"], route_class=WireRoute)
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid input (the message names the field)"},
     401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
@@ -38,7 +40,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class ControlModel(BaseModel):
+class ControlModel(WireModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -50,7 +52,7 @@ class CreateTenantRequest(ControlModel):
 
 class ClockRequest(ControlModel):
     mode: Literal["realtime", "manual"]
-    now: datetime | None = Field(None, description="Jump to this time (with a time zone)")
+    now: IsoTime | None = Field(None, description="Jump to this time (with a time zone)")
 
 
 class AdvanceRequest(ControlModel):

@@ -14,19 +14,21 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 from starlette.responses import Response
 
 from simulator.api import encode
 from simulator.api.deps import CallerDep, RuntimeDep, call
+from simulator.api.routing import WireRoute
 from simulator.domain.approvals import approve_customers
 from simulator.domain.errors import DomainError, invalid
 from simulator.population import canonical_attribute
 from simulator.services import campaigns, tenants
 from simulator.services.campaigns import CustomerPage
-from simulator.specs import CampaignId, Id
+from simulator.specs import CampaignId, HttpUrl, Id
+from simulator.wire import WireModel
 
-router = APIRouter(tags=["core"])
+router = APIRouter(tags=["core"], route_class=WireRoute)
 MAX_PAGE = 10_000
 
 # (category, function) in lower case → canonical path. Aliases map to the same path.
@@ -51,7 +53,7 @@ CORE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class CoreModel(BaseModel):
+class CoreModel(WireModel):
     model_config = ConfigDict(extra="ignore")
 
 
@@ -62,7 +64,7 @@ class LoginRequest(CoreModel):
 
 class RegisterEventListenerRequest(CoreModel):
     EventTypeID: Annotated[int, Field(ge=0, le=1000)]
-    ListenerURL: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    ListenerURL: HttpUrl
     ChannelID: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
 
 
@@ -186,14 +188,18 @@ PAGE_PARAMS = [
         "name": "CampaignID",
         "in": "query",
         "required": True,
-        "schema": {"type": "integer", "minimum": 1},
+        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     },
     {
         "name": "$top",
         "in": "query",
         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
     },
-    {"name": "$skip", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {
+        "name": "$skip",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    },
     {
         "name": "CustomerAttributes",
         "in": "query",

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from simulator.api import encode
 from simulator.api.deps import AdminDep, CallerDep, RuntimeDep, call
+from simulator.api.routing import WireRoute
 from simulator.api.schemas import (
     ErrorResponse,
     PromotionResponse,
@@ -23,7 +24,7 @@ from simulator.domain.validation import Context, validate_contexts
 from simulator.services import promotions as service
 from simulator.specs import Id, PromotionCreate, TiersUpdate
 
-router = APIRouter(prefix="/v1", tags=["promotions"])
+router = APIRouter(prefix="/v1", tags=["promotions"], route_class=WireRoute)
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid input (the message names the field)"},
     401: {"model": ErrorResponse, "description": "Missing or unknown API key"},

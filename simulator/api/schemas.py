@@ -7,17 +7,17 @@ them in the OpenAPI documents and are checked against real responses by the cont
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from simulator.specs import CampaignId, Id, JsonObject, Money
+from simulator.specs import CampaignId, HttpUrl, Id, JsonObject, Money
+from simulator.wire import IsoTime, WireModel
 
 Session = JsonObject  # a JSON object whose numbers survive a round trip
 
 
-class Wire(BaseModel):
+class Wire(WireModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -31,7 +31,7 @@ class ErrorResponse(BaseModel):
 
 
 # -- Promotions ---------------------------------------------------------------------------
-class CampaignData(BaseModel):
+class CampaignData(WireModel):
     model_config = ConfigDict(extra="allow")
     campaignId: CampaignId
     campaignType: Literal["scheduled", "triggered"] | None = None
@@ -80,7 +80,7 @@ class ValidateCustomersResponse(BaseModel):
 
 class RedemptionIn(Wire):
     allocationId: Id
-    redeemedAt: datetime | None = None
+    redeemedAt: IsoTime | None = None
     amount: Money | None = None
 
 
@@ -129,7 +129,7 @@ class PromotionResponse(BaseModel):
 
 # -- CE v2 --------------------------------------------------------------------------------
 class TriggeredWebhookRequest(Wire):
-    url: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    url: HttpUrl
     secret: (
         Annotated[str, StringConstraints(pattern=r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$")] | None
     ) = None

@@ -13,12 +13,13 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 from starlette.responses import Response
 
 from simulator.api import encode
 from simulator.api.control import ERRORS
 from simulator.api.deps import AdminDep, RuntimeDep, call
+from simulator.api.routing import WireRoute
 from simulator.domain.errors import DomainError
 from simulator.domain.models import Attempt, Delivery
 from simulator.faults import FaultRule
@@ -26,12 +27,13 @@ from simulator.services import tenants
 from simulator.store.base import DeliveryLog
 from simulator.webhooks import signing
 from simulator.webhooks.dispatcher import Dispatcher
+from simulator.wire import WireModel
 
-router = APIRouter(prefix="/_sim", tags=["control"])
+router = APIRouter(prefix="/_sim", tags=["control"], route_class=WireRoute)
 Secret = Annotated[str, StringConstraints(pattern=r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$")]
 
 
-class Body(BaseModel):
+class Body(WireModel):
     model_config = ConfigDict(extra="forbid")
 
 

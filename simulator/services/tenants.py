@@ -200,7 +200,9 @@ def authenticate_token(rt: Runtime, token: str) -> tuple[str, Role]:
 
 # -- listeners and webhooks --------------------------------------------------------------
 def _check_url(field: str, url: str) -> str:
-    if "%3a" in url.lower():  # the PyPI client percent-encodes the URL (optimove-api-facts §2.1)
+    # The PyPI client percent-encodes the whole URL (optimove-api-facts §2.1); a plain URL
+    # is never decoded (`%3A` in its path stays as it is).
+    if url.lower().startswith(("http%3a%2f%2f", "https%3a%2f%2f")):
         url = unquote(url)
     try:
         parts = urlsplit(url)

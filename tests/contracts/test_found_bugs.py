@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.contracts.support import AUTH, fresh_app
+from tests.contracts.support import AUTH, fresh_app, load
 
 
 @pytest.fixture
@@ -120,7 +121,8 @@ def test_huge_query_integers_are_a_400_on_the_sqlite_store(path: str) -> None:
     assert response.status_code == 400, response.text
 
 
-# -- 5. wrong JSON types are coerced instead of refused (pydantic lax mode) ---------------------
+# -- 5. POST /_sim/scenario?builtin= ignores the body instead of refusing both -----------------
+# (Wrong JSON types coerced instead of refused, pydantic's lax mode: test_strict_types.py.)
 def test_load_scenario_refuses_a_body_and_builtin_together(client: TestClient) -> None:
     """create_tenant answers 400 "give either scenario or builtin, not both"; load_scenario
     silently drops the body (here a body that is not even a scenario)."""
@@ -129,3 +131,44 @@ def test_load_scenario_refuses_a_body_and_builtin_together(client: TestClient) -
     )
     assert response.status_code == 400, response.text
     assert _is_envelope(response.json(), 400)
+
+
+# -- 6. the documents' URL pattern admitted URLs the server refused, and the reverse -----------
+# Found by positive_data_acceptance: `HTTPS%3A%2F%2F` (decodes to no host) and a host with a
+# `]` (urlsplit raises). Now one grammar (simulator.specs.HTTP_URL_PATTERN) serves both.
+URLS = [
+    "http://127.0.0.1:9000/hook",
+    "HTTPS://a.test/x?y=1#z",
+    "http://a",
+    "http%3A%2F%2F127.0.0.1%3A9%2Fhook%3Fa%3D1",  # the PyPI client's quote_plus form
+    "http://a.test/path%3Awith%3Aencoded%3Acolons",  # a plain URL is not decoded
+    "HTTPS%3A%2F%2F",
+    "http%3A%2F%2F%5B%3A",  # decodes to a host with `[`
+    "http://a]/",
+    "http://[::1]:9000/",  # IPv6 literals are out of the grammar (use a name)
+    "http://",
+    "http:///path",
+    "http://a\n",
+    "http://a\n/",
+    "http://ä.test/",
+    "ftp://a.test/",
+    "http%3A//a.test/",
+]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_the_server_accepts_exactly_the_urls_the_documents_allow(
+    client: TestClient, url: str
+) -> None:
+    for document, name, request, path in (
+        ("optimove-core", "RegisterEventListenerRequest", {"EventTypeID": 5, "ListenerURL": url},
+         "/current/general/RegisterEventListener"),
+        ("ce-v2", "TriggeredWebhookRequest", {"url": url},
+         "/conditional-execution/v2/triggered/webhooks/"),
+    ):  # fmt: skip
+        schema = load(document)["components"]["schemas"][name]
+        field = "ListenerURL" if "ListenerURL" in request else "url"
+        allowed = jsonschema_rs.validator_for(schema["properties"][field]).is_valid(url)
+        response = client.post(path, json=request, headers=AUTH)
+        assert response.status_code != 500, response.text
+        assert (response.status_code < 300) == allowed, (document, response.text)
