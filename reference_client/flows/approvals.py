@@ -5,9 +5,9 @@ Business rules:
 - Each page's decisions are sent right after activation, in calls of ≤ `approve_batch`
   items: `Status: true` for an activated customer (commits the reservation), `false` for
   one validated but not activated (releases it). A call is atomic: all or nothing.
-- A page's approvals travel while the next page is validated (`send_behind`), one page
-  at a time and in order: the wallet-to-approval window stays one page long, and our
-  CPU works on the next page instead of waiting for Optimove's answer.
+- A page's approvals travel while the next page is validated (`send_behind`), one call
+  sequence at a time and in order: the wallet-to-approval window stays about a page long,
+  and our CPU works on the next page instead of waiting for Optimove's answer.
 - 409 with `details.rejected`: nothing was applied. A `duplicate_approval` for a customer
   we approve means an earlier attempt (whose response was lost) was applied: the customer
   counts as approved (`approvals_reconciled`). Any other reason is a real failure, logged
@@ -63,6 +63,7 @@ class Approvals:
         self.pending: list[Decision] = []
         self.unanswered: list[list[Decision]] = []
         self._behind: asyncio.Task[None] | None = None
+        self._turn = asyncio.Lock()  # two pages may finish at once: one sends, then the other
 
     def add(self, decision: Decision) -> None:
         self.pending.append(decision)
@@ -70,16 +71,18 @@ class Approvals:
     async def flush(self) -> None:
         """Send every pending decision, `approve_batch` at a time, after the page being
         sent behind (if any) is done."""
-        await self.wait_behind()
-        await self._flush(self._take())
+        async with self._turn:
+            await self.wait_behind()
+            await self._flush(self._take())
 
     async def send_behind(self) -> None:
         """Wait for the previous page's approvals, then start sending this page's in the
         background (at most one page in flight, so pages are approved in order)."""
-        await self.wait_behind()
-        batch = self._take()
-        if batch:
-            self._behind = asyncio.create_task(self._flush(batch))
+        async with self._turn:
+            await self.wait_behind()
+            batch = self._take()
+            if batch:
+                self._behind = asyncio.create_task(self._flush(batch))
 
     async def wait_behind(self) -> None:
         if self._behind is not None:

@@ -2,8 +2,9 @@
 
 Business rules, in order, all before `ClearanceRequiredBy`:
 1. Page through GetProcessedCampaignCustomers (`page_size` rows, the next page fetched
-   while this one is worked; a short page is the last) with the attributes the scrubbing
-   rules read (Country, SelfExcluded, Balance by default).
+   while this one is worked, and at most two pages worked at once; a short page is the
+   last) with the attributes the scrubbing rules read (Country, SelfExcluded, Balance by
+   default).
 2. Scrub with the rules; nobody scrubbed is validated, so nothing is reserved for them.
 3. Validate the kept customers in batches of `validate_batch` (≤ 1000), at most
    `concurrency` calls at once; a valid result reserves the reward.
@@ -69,6 +70,7 @@ class _ScheduledRun:
         self._check_deadline(0.0)
         skip, size = 0, self.cfg.page_size
         page = asyncio.create_task(self._fetch(skip))
+        working: asyncio.Task[None] | None = None
         try:
             while True:
                 rows = await page
@@ -78,20 +80,28 @@ class _ScheduledRun:
                 if full:  # prefetch: the next page travels while this one is worked
                     page = asyncio.create_task(self._fetch(skip + size))
                 started = time.perf_counter()
-                await self._work(rows)
+                # At most two pages in the works: this one is scrubbed and its first
+                # validations go out while the previous one's last answers are activated,
+                # so neither we nor Promotions sit idle at a page boundary.
+                previous, working = working, asyncio.create_task(self._work(rows))
+                if previous is not None:
+                    await previous
                 skip += len(rows)
                 self._show(len(rows))
                 self._check_deadline(time.perf_counter() - started if full else 0.0)
                 if not full:
                     break
+            if working is not None:
+                await working
             await self.approvals.flush()
             await self.approvals.settle_unanswered()
         finally:
             await self.approvals.cancel_behind()
-            if not page.done():
-                page.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await page
+            for task in (page, working):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if self.progress is not None:
                 self.progress.stop()
         LOG.info(
