@@ -352,33 +352,4 @@ class Invariants:
         }
 
 
-_invariants: Invariants | None = None
-
-
-@events.test_start.add_listener
-def _start(environment: Environment, **_: Any) -> None:
-    global _invariants
-    if not common.coordinating(environment):
-        return
-    try:
-        _invariants = Invariants.start(environment)
-    except SetupError as exc:
-        common.abort(environment, "api-capacity", exc)
-
-
-@events.test_stop.add_listener
-def _stop(environment: Environment, **_: Any) -> None:
-    global _invariants
-    invariants, _invariants = _invariants, None
-    if invariants is None:
-        return
-    common.stop_workers(environment)
-    gevent.sleep(1.0)  # let the last calls land
-    try:
-        results = invariants.finish()
-    except SetupError as exc:
-        results = {**invariants.setup, "error": str(exc)}
-        environment.process_exit_code = 2
-    finally:
-        invariants.ctrl.close()
-    common.write_results(environment, results)
+common.coordinate("api-capacity", Invariants.start, settle_s=1.0)

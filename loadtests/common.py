@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 from locust import events
@@ -22,7 +23,7 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from loadtests.control import Control
+from loadtests.control import Control, SetupError
 
 LOG = logging.getLogger("optisim.load")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per control call otherwise
@@ -168,6 +169,51 @@ def abort(environment: Environment, scenario: str, error: Exception) -> None:
     runner = environment.runner
     if runner is not None:
         gevent.spawn_later(0.1, runner.quit)  # not from inside the runner's own start
+
+
+class Coordinator(Protocol):
+    """A scenario's coordinator: set up by `start(environment)`, judged by `finish()`."""
+
+    setup: dict[str, Any]
+    ctrl: Control
+
+    def finish(self) -> dict[str, Any]: ...
+
+
+def coordinate(
+    scenario: str, start: Callable[[Environment], Coordinator], *, settle_s: float = 0.0
+) -> None:
+    """Register the scenario's lifecycle with locust: in the coordinating process only,
+    `start` sets the world up at `test_start` (a `SetupError` aborts the run with exit 2);
+    at `test_stop` the workers' users are stopped first, `settle_s` lets their last calls
+    land, then `finish` audits and the results file is written."""
+    running: list[Coordinator] = []
+
+    @events.test_start.add_listener
+    def _start(environment: Environment, **_: Any) -> None:
+        if not coordinating(environment):
+            return
+        try:
+            running.append(start(environment))
+        except SetupError as exc:
+            abort(environment, scenario, exc)
+
+    @events.test_stop.add_listener
+    def _stop(environment: Environment, **_: Any) -> None:
+        if not running:
+            return
+        coordinator = running.pop()
+        stop_workers(environment)
+        if settle_s:
+            gevent.sleep(settle_s)
+        try:
+            results = coordinator.finish()
+        except SetupError as exc:
+            results = {**coordinator.setup, "error": str(exc)}
+            environment.process_exit_code = 2
+        finally:
+            coordinator.ctrl.close()
+        write_results(environment, results)
 
 
 @events.quitting.add_listener

@@ -291,29 +291,4 @@ class CampaignDriver:
         return self.results or {**self.setup, "error": "stopped before the campaign finished"}
 
 
-_driver: CampaignDriver | None = None
-
-
-@events.test_start.add_listener
-def _start(environment: Environment, **_: Any) -> None:
-    global _driver
-    if not common.coordinating(environment):
-        return
-    try:
-        _driver = CampaignDriver.start(environment)
-    except SetupError as exc:
-        common.abort(environment, "large-list", exc)
-
-
-@events.test_stop.add_listener
-def _stop(environment: Environment, **_: Any) -> None:
-    global _driver
-    driver, _driver = _driver, None
-    if driver is None:
-        return
-    common.stop_workers(environment)
-    try:
-        results = driver.finish()
-    finally:
-        driver.ctrl.close()
-    common.write_results(environment, results)
+common.coordinate("large-list", CampaignDriver.start)

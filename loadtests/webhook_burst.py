@@ -246,32 +246,4 @@ class BurstObserver:
         }
 
 
-_observer: BurstObserver | None = None
-
-
-@events.test_start.add_listener
-def _start(environment: Environment, **_: Any) -> None:
-    global _observer
-    if not common.coordinating(environment):
-        return
-    try:
-        _observer = BurstObserver.start(environment)
-    except SetupError as exc:
-        common.abort(environment, "webhook-burst", exc)
-
-
-@events.test_stop.add_listener
-def _stop(environment: Environment, **_: Any) -> None:
-    global _observer
-    observer, _observer = _observer, None
-    if observer is None:
-        return
-    common.stop_workers(environment)
-    try:
-        results = observer.finish()
-    except SetupError as exc:
-        results = {**observer.setup, "error": str(exc)}
-        environment.process_exit_code = 2
-    finally:
-        observer.ctrl.close()
-    common.write_results(environment, results)
+common.coordinate("webhook-burst", BurstObserver.start)
