@@ -43,6 +43,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from simulator.server_process import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HOST = "127.0.0.1"
@@ -105,13 +107,6 @@ class Config:
 
 
 # -- processes --------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass(frozen=True)
 class Pinning:
     server_cpu: int | None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
 import tempfile
@@ -30,21 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import uvicorn
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.bench_core import BenchError, Pinning, Server, free_port, load_average
-from reference_client.config import ClientConfig
-from reference_client.integrator import Integrator
-from reference_client.listener import create_listener_app
-from reference_client.summary import STEPS, CampaignSummary
-from simulator.demo import ADMIN, SCHEDULED, TRIGGERED, demo_scenario
+from loadtests.bench_core import BenchError, Pinning, Server, load_average
+from reference_client.summary import STEPS
+from simulator.demo import ClientBeside, reference_client_beside
+from simulator.server_process import SCHEDULED, TRIGGERED, demo_scenario
 
 console = Console(width=None if sys.stdout.isatty() else 150)
-SECRET = "whsec_b3B0aXNpbS1kZW1vLXNlY3JldC0wMDAx"  # the demo scenario's tenant secret
 
 
 @dataclass
@@ -71,57 +65,21 @@ async def _until(check: Any, timeout_s: float, what: str, poll_s: float = 0.005)
     raise BenchError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
-def _settled(s: CampaignSummary | None, events: int) -> bool:
-    return s is not None and s.events_processed >= events
+def start_simulator(customers: int, pinning: Pinning, workdir: Path) -> Server:
+    """The demo world sized to `customers`, served by a pinned process (journal off)."""
+    path = workdir / "bench-scenario.yaml"
+    path.write_text(yaml.safe_dump(demo_scenario(customers), sort_keys=False), "utf-8")
+    env = {"SIM_SCENARIO": str(path), "SIM_STORE": "memory", "SIM_JOURNAL": "false"}
+    return Server("simulator", ["simulator.cli:app_from_env", "--factory"], env, pinning)
 
 
 class Harness:
-    """The simulator process plus the in-process reference client, wired like the demo."""
+    """Measures the flows of the reference client (wired as in the demo) against `sim`."""
 
-    def __init__(self, customers: int, pinning: Pinning, workdir: Path) -> None:
-        scenario = demo_scenario(customers)
-        path = workdir / "bench-scenario.yaml"
-        path.write_text(yaml.safe_dump(scenario, sort_keys=False), "utf-8")
-        env = {"SIM_SCENARIO": str(path), "SIM_STORE": "memory", "SIM_JOURNAL": "false"}
-        self.sim = Server("simulator", ["simulator.cli:app_from_env", "--factory"], env, pinning)
-        self.url = f"http://127.0.0.1:{self.sim.port}"
-        self.listener_port = free_port()
-        self.config = ClientConfig(
-            optimove_url=self.url,
-            promotions_url=self.url,
-            api_key="demo-integrations-key",
-            listener_host="127.0.0.1",
-            listener_port=self.listener_port,
-            webhook_secret=SECRET,
-        )
-        self.integrator = Integrator(self.config)
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                create_listener_app(self.integrator),
-                host="127.0.0.1",
-                port=self.listener_port,
-                log_level="warning",
-                access_log=False,
-                lifespan="off",
-            )
-        )
-        self.admin = httpx.AsyncClient(base_url=self.url, headers={"X-API-KEY": ADMIN}, timeout=120)
-
-    async def start(self) -> None:
-        await asyncio.to_thread(self.sim.wait_ready, "/_sim/health", 120.0)
-        self.serving = asyncio.create_task(self.server.serve())
-        await self.integrator.start()
-        await _until(lambda: self.server.started, 30, "the listener")
-        await self.integrator.register_listeners(f"http://127.0.0.1:{self.listener_port}")
-        await self.admin.put("/_sim/webhooks/config", json={"timeScale": 0.01})
-
-    async def stop(self) -> None:
-        await self.admin.aclose()
-        await self.integrator.stop()
-        self.server.should_exit = True
-        with contextlib.suppress(Exception):
-            await self.serving
-        self.sim.stop()
+    def __init__(self, sim: Server, side: ClientBeside) -> None:
+        self.sim = sim
+        self.integrator = side.integrator
+        self.admin = side.admin
 
     async def scheduled(self, customers: int, timeout_s: float) -> Phase:
         cpu = self.sim.cpu_seconds(), time.process_time()
@@ -159,7 +117,12 @@ class Harness:
         started = time.perf_counter()
         body = {"count": events}
         (await self.admin.post(f"/_sim/campaigns/{TRIGGERED}/events", json=body)).raise_for_status()
-        await _until(lambda: _settled(summaries().get(TRIGGERED), events), timeout_s, "events")
+
+        def settled() -> bool:
+            s = summaries().get(TRIGGERED)
+            return s is not None and s.events_processed >= events
+
+        await _until(settled, timeout_s, "every event handled")
         seconds = time.perf_counter() - started
         s = summaries()[TRIGGERED]
         phase = Phase("triggered", events, seconds, dict(s.timings))
@@ -194,17 +157,20 @@ async def run(args: argparse.Namespace) -> list[Phase]:
         f"{pinning.describe()}; load average {load_average():.2f}"
     )
     with tempfile.TemporaryDirectory(prefix="optisim-bench-") as tmp:
-        harness = Harness(args.customers, pinning, Path(tmp))
+        sim = start_simulator(args.customers, pinning, Path(tmp))
         try:
-            await harness.start()
-            phases = []
-            if args.customers:
-                phases.append(await harness.scheduled(args.customers, args.timeout))
-            if args.events:
-                phases.append(await harness.triggered(args.events, args.timeout))
-            reports = await harness.audit()
+            await asyncio.to_thread(sim.wait_ready, "/_sim/health", 120.0)
+            url = f"http://127.0.0.1:{sim.port}"
+            async with reference_client_beside(url) as side:
+                harness = Harness(sim, side)
+                phases = []
+                if args.customers:
+                    phases.append(await harness.scheduled(args.customers, args.timeout))
+                if args.events:
+                    phases.append(await harness.triggered(args.events, args.timeout))
+                reports = await harness.audit()
         finally:
-            await harness.stop()
+            sim.stop()
     violations = {cid: r.get("violations") for cid, r in reports.items() if r.get("violations")}
     if violations:
         raise BenchError(f"the audit found violations: {violations}")

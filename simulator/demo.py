@@ -12,8 +12,10 @@ simulator must refuse it). Exit status 1 when the audit finds any other violatio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,7 +44,8 @@ from simulator.server_process import (
     free_port,
 )
 
-__all__ = ["ADMIN", "SCHEDULED", "TRIGGERED", "DemoOptions", "demo_scenario", "run_demo"]
+__all__ = ["ClientBeside", "DemoOptions", "reference_client_beside", "run_demo"]
+DEMO_SECRET = "whsec_b3B0aXNpbS1kZW1vLXNlY3JldC0wMDAx"  # the demo tenant's webhook secret
 EXPECTED_VIOLATIONS = {"duplicate_approval": 1}  # the one the demo makes on purpose
 
 
@@ -77,25 +80,41 @@ async def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         sim = SimulatorProcess(demo_scenario(options.customers), Path(tmp))
         try:
             await sim.wait_ready()
-            return await _run(sim, options, console, started)
+            async with reference_client_beside(sim.url, show_progress=not options.quiet) as side:
+                return await _flows(sim, side, options, console, started)
         finally:
             sim.stop()
 
 
-async def _run(
-    sim: SimulatorProcess, options: DemoOptions, console: Console, started: float
-) -> DemoResult:
+@dataclass
+class ClientBeside:
+    """The reference client running in this process next to a simulator."""
+
+    integrator: Integrator
+    journal: MemoryJournal  # what the client approved (the demo repeats one of those)
+    listener_url: str
+    admin: httpx.AsyncClient  # the simulator's control API, with the demo admin key
+
+
+@contextlib.asynccontextmanager
+async def reference_client_beside(
+    simulator_url: str, *, show_progress: bool = False
+) -> AsyncIterator[ClientBeside]:
+    """Start the reference client's listener (a free port) and flows in this process,
+    register its listeners on the simulator (demo keys and secret) and compress the
+    simulator's retry schedule x0.01; stop everything on exit. Used by the demo and by
+    `loadtests/bench_e2e.py`."""
     listener_port = free_port()
     config = ClientConfig(
-        optimove_url=sim.url,
-        promotions_url=sim.url,
+        optimove_url=simulator_url,
+        promotions_url=simulator_url,
         api_key=INTEGRATIONS,
         listener_host="127.0.0.1",
         listener_port=listener_port,
-        webhook_secret="whsec_b3B0aXNpbS1kZW1vLXNlY3JldC0wMDAx",
+        webhook_secret=DEMO_SECRET,
     )
-    journal = MemoryJournal()  # the client's record of what it approved (used below)
-    integrator = Integrator(config, journal=journal, show_progress=not options.quiet)
+    journal = MemoryJournal()
+    integrator = Integrator(config, journal=journal, show_progress=show_progress)
     server = uvicorn.Server(
         uvicorn.Config(
             create_listener_app(integrator),
@@ -107,57 +126,66 @@ async def _run(
         )
     )
     serving = asyncio.create_task(server.serve())
-    admin = httpx.AsyncClient(base_url=sim.url, headers={"X-API-KEY": ADMIN}, timeout=60)
+    admin = httpx.AsyncClient(base_url=simulator_url, headers={"X-API-KEY": ADMIN}, timeout=60)
+    listener_url = f"http://127.0.0.1:{listener_port}"
     try:
         await integrator.start()
         while not server.started:
             await asyncio.sleep(0.01)
-        await integrator.register_listeners(f"http://127.0.0.1:{listener_port}")
+        await integrator.register_listeners(listener_url)
         await admin.put("/_sim/webhooks/config", json={"timeScale": 0.01})
-        say = console.print if not options.quiet else (lambda *a, **k: None)
-        say(
-            f"[bold]optisim demo[/bold]: simulator {sim.url}, reference client "
-            f"http://127.0.0.1:{listener_port}"
-        )
-        say(
-            f"executing campaign {SCHEDULED} ({options.customers:,} customers) and firing "
-            f"{options.events:,} triggered events at {options.rate:,.0f}/s"
-        )
-        flows_started = time.perf_counter()
-        (await admin.post(f"/_sim/campaigns/{SCHEDULED}/execute")).raise_for_status()
-        if options.events:
-            body = {"count": options.events, "rate": options.rate}
-            (await admin.post(f"/_sim/campaigns/{TRIGGERED}/events", json=body)).raise_for_status()
-
-        async def flows_done() -> bool:
-            summaries = integrator.summaries()
-            scheduled = summaries.get(SCHEDULED)
-            triggered = summaries.get(TRIGGERED)
-            done = scheduled is not None and scheduled.finished_at is not None
-            events = triggered.events_processed if triggered is not None else 0
-            return done and events >= options.events
-
-        await _wait_for(flows_done, options.timeout_s, "both flows to finish")
-        await integrator.wait_idle(options.timeout_s)
-        flows_s = time.perf_counter() - flows_started
-        demonstrated = await _demonstrate(admin, integrator, journal, options.timeout_s)
-        window = (await admin.get(f"/_sim/campaigns/{SCHEDULED}")).json()
-        await admin.post(
-            "/_sim/clock/advance", json={"seconds": window["clearanceWindowMinutes"] * 60 + 1}
-        )
-        report = await _collect(admin)
-        report["demonstrated"] = demonstrated
-        report["timings"] = {"flows_s": flows_s, "total_s": time.perf_counter() - started}
-        report["client"] = {str(cid): _summary_dict(s) for cid, s in integrator.summaries().items()}
-        problems = _check(report, integrator.summaries(), options)
-        if not options.quiet:
-            _print(console, report, integrator.summaries(), problems)
-        return DemoResult(not problems, problems, report)
+        yield ClientBeside(integrator, journal, listener_url, admin)
     finally:
         await admin.aclose()
         await integrator.stop()
         server.should_exit = True
         await serving
+
+
+async def _flows(
+    sim: SimulatorProcess,
+    side: ClientBeside,
+    options: DemoOptions,
+    console: Console,
+    started: float,
+) -> DemoResult:
+    integrator, journal, admin = side.integrator, side.journal, side.admin
+    say = console.print if not options.quiet else (lambda *a, **k: None)
+    say(f"[bold]optisim demo[/bold]: simulator {sim.url}, reference client {side.listener_url}")
+    say(
+        f"executing campaign {SCHEDULED} ({options.customers:,} customers) and firing "
+        f"{options.events:,} triggered events at {options.rate:,.0f}/s"
+    )
+    flows_started = time.perf_counter()
+    (await admin.post(f"/_sim/campaigns/{SCHEDULED}/execute")).raise_for_status()
+    if options.events:
+        body = {"count": options.events, "rate": options.rate}
+        (await admin.post(f"/_sim/campaigns/{TRIGGERED}/events", json=body)).raise_for_status()
+
+    async def flows_done() -> bool:
+        summaries = integrator.summaries()
+        scheduled = summaries.get(SCHEDULED)
+        triggered = summaries.get(TRIGGERED)
+        done = scheduled is not None and scheduled.finished_at is not None
+        events = triggered.events_processed if triggered is not None else 0
+        return done and events >= options.events
+
+    await _wait_for(flows_done, options.timeout_s, "both flows to finish")
+    await integrator.wait_idle(options.timeout_s)
+    flows_s = time.perf_counter() - flows_started
+    demonstrated = await _demonstrate(admin, integrator, journal, options.timeout_s)
+    window = (await admin.get(f"/_sim/campaigns/{SCHEDULED}")).json()
+    await admin.post(
+        "/_sim/clock/advance", json={"seconds": window["clearanceWindowMinutes"] * 60 + 1}
+    )
+    report = await _collect(admin)
+    report["demonstrated"] = demonstrated
+    report["timings"] = {"flows_s": flows_s, "total_s": time.perf_counter() - started}
+    report["client"] = {str(cid): _summary_dict(s) for cid, s in integrator.summaries().items()}
+    problems = _check(report, integrator.summaries(), options)
+    if not options.quiet:
+        _print(console, report, integrator.summaries(), problems)
+    return DemoResult(not problems, problems, report)
 
 
 async def _demonstrate(

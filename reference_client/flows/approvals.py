@@ -72,19 +72,19 @@ class Approvals:
         """Send every pending decision, `approve_batch` at a time, after the page being
         sent behind (if any) is done."""
         async with self._turn:
-            await self.wait_behind()
+            await self._wait_behind()
             await self._flush(self._take())
 
     async def send_behind(self) -> None:
         """Wait for the previous page's approvals, then start sending this page's in the
         background (at most one page in flight, so pages are approved in order)."""
         async with self._turn:
-            await self.wait_behind()
+            await self._wait_behind()
             batch = self._take()
             if batch:
                 self._behind = asyncio.create_task(self._flush(batch))
 
-    async def wait_behind(self) -> None:
+    async def _wait_behind(self) -> None:
         if self._behind is not None:
             task, self._behind = self._behind, None
             await task
@@ -92,10 +92,10 @@ class Approvals:
     async def cancel_behind(self) -> None:
         """On an error in the campaign run: stop the page in flight (its customers stay
         unapproved; a restart resumes them from the journal)."""
-        if self._behind is not None and not self._behind.done():
-            self._behind.cancel()
-        await asyncio.gather(*filter(None, [self._behind]), return_exceptions=True)
-        self._behind = None
+        task, self._behind = self._behind, None
+        if task is not None:
+            task.cancel()  # no effect on a task already done
+            await asyncio.gather(task, return_exceptions=True)
 
     def _take(self) -> list[Decision]:
         taken, self.pending = self.pending, []
