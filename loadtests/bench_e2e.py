@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtests.bench_core import BenchError, Pinning, Server, load_average
+from reference_client.loop import run as run_loop
 from reference_client.summary import STEPS
 from simulator.demo import ClientBeside, reference_client_beside
 from simulator.server_process import SCHEDULED, TRIGGERED, demo_scenario
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.customers, args.events = 10_000, 1_000
     try:
-        phases = asyncio.run(run(args))
+        phases = run_loop(run(args))
     except BenchError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 1

@@ -24,6 +24,7 @@ from reference_client.config import ClientConfig
 from reference_client.integrator import Integrator
 from reference_client.listener import create_listener_app
 from reference_client.logs import configure_logging
+from reference_client.loop import run as run_loop
 from reference_client.summary import CampaignSummary
 
 
@@ -68,7 +69,7 @@ def run(
     url = public_url or f"http://{config.listener_host}:{config.listener_port}"
     integrator = Integrator(config, show_progress=progress)
     try:
-        asyncio.run(serve(integrator, url))
+        run_loop(serve(integrator, url))
     finally:
         print_summaries(integrator.summaries())
 

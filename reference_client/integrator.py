@@ -9,7 +9,6 @@ listener app (`create_listener_app(integrator)`), `await register_listeners(url)
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Iterable
 from types import TracebackType
@@ -143,7 +142,7 @@ class Integrator:
         await self.redemptions.add(leftovers)
         for pending in self.journal.pending():
             try:
-                event = parse_event(pending.kind, json.loads(pending.body))
+                event = parse_event(pending.kind, pending.body)
             except ValueError:
                 LOG.error("dropping unreadable journal entry %s", pending.webhook_id)
                 self.journal.done(pending.webhook_id)

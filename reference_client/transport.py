@@ -78,6 +78,7 @@ class AiohttpSender:
                 headers=self._headers,
                 timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=self._limit),
+                cookie_jar=aiohttp.DummyCookieJar(),  # key auth: no cookie is ever needed
             )
         return self._session
 

@@ -175,17 +175,17 @@ def demo(
     customers: int, events: int, rate: float, timeout: float, json_path: str | None, quiet: bool
 ) -> None:
     """Run the simulator and the reference client together, both flows end to end."""
-    import asyncio
     from pathlib import Path
 
     import orjson
 
+    from reference_client.loop import run
     from simulator.demo import DemoOptions, run_demo
 
     options = DemoOptions(customers, events, rate, timeout, quiet)
     out = Console()
     try:
-        result = asyncio.run(run_demo(options, out))
+        result = run(run_demo(options, out))
     except (RuntimeError, TimeoutError) as error:
         console.print(f"[red]demo failed:[/red] {error}")
         sys.exit(1)

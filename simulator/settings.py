@@ -37,6 +37,9 @@ class SimSettings(BaseSettings):
     rate_limit_window_seconds: float = Field(10.0, gt=0)
     fault_seed: int = Field(0, ge=0, description="default seed of fault rules")
     gc_freeze: bool = Field(True, description="freeze long-lived objects for the collector")
+    express: bool = Field(
+        True, description="serve the per-event operations by the express lane (else FastAPI)"
+    )
 
     @model_validator(mode="after")
     def _workers_need_sqlite(self) -> SimSettings:

@@ -45,11 +45,19 @@ def integral(value: float) -> float | int:
     return int(value) if value.is_integer() and abs(value) <= 2**53 else value
 
 
+# One decoder for every request: `json.loads(..., parse_float=...)` builds a new one per
+# call, which was a third of the decoding time of a small body.
+_DECODER = json.JSONDecoder(parse_float=lambda text: integral(float(text)))
+
+
 def loads(data: bytes | str) -> Any:
     """JSON as the request models read it: integral numbers are ints (`276.0` → 276).
 
-    Raises `json.JSONDecodeError` (a `ValueError`) like `json.loads`."""
-    return json.loads(data, parse_float=lambda text: integral(float(text)))
+    Raises a `ValueError` (`json.JSONDecodeError`, or `UnicodeDecodeError` for bytes that
+    are not text) like `json.loads`, whose decoding of bytes this repeats."""
+    if isinstance(data, bytes | bytearray):
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    return _DECODER.decode(data)
 
 
 class WireModel(BaseModel):

@@ -40,7 +40,7 @@ async def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-async def _authenticate(request: Request) -> Caller:
+async def authenticate(request: Request) -> Caller:
     # Headers are read directly (one dependency, not three: each FastAPI dependency costs
     # ~10 µs per request); the security schemes are added to the OpenAPI documents in app.py.
     rt: Runtime = request.app.state.runtime
@@ -98,13 +98,13 @@ async def _inject_faults(request: Request, caller: Caller, key: str) -> None:
             request.scope["optisim.cut"] = action
 
 
-async def _require_admin(caller: Annotated[Caller, Depends(_authenticate)]) -> Caller:
+async def _require_admin(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
     if caller.role != "admin":
         raise DomainError("forbidden", "Forbidden: this operation needs an admin key")
     return caller
 
 
-CallerDep = Annotated[Caller, Depends(_authenticate)]
+CallerDep = Annotated[Caller, Depends(authenticate)]
 AdminDep = Annotated[Caller, Depends(_require_admin)]
 
 

@@ -40,8 +40,11 @@ class SimMiddleware:
         journal: Journal,
         max_body: int,
         on_write: Callable[[], None] | None = None,
+        express: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
-        self.app = app
+        # The express lane (simulator.api.express) sits in front of the routers, inside
+        # this middleware: the hot operations are journalled, limited and cut like any other.
+        self.app = express(app) if express is not None else app
         self.journal = journal
         self.max_body = max_body
         self.on_write = on_write

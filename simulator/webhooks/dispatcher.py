@@ -23,6 +23,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import aiohttp
@@ -110,7 +111,9 @@ class Dispatcher:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         connector = aiohttp.TCPConnector(limit=1024, limit_per_host=0, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        self._session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+        )
         try:
             while True:
                 work = await self.step()
@@ -232,7 +235,9 @@ class Dispatcher:
             elif f.rule.action == "duplicate":
                 copies = 2
         fault = ",".join(fault_tags) or None
-        limit = self._limits.setdefault((tenant.id, url), asyncio.Semaphore(config.concurrency))
+        limit = self._limits.get((tenant.id, url))
+        if limit is None:
+            limit = self._limits[tenant.id, url] = asyncio.Semaphore(config.concurrency)
         status: int | None
         error: str | None
         async with limit:
@@ -256,7 +261,7 @@ class Dispatcher:
         error: str | None = None
         try:
             async with self._session.post(
-                url, data=d.body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+                url, data=d.body, headers=headers, timeout=_timeout(timeout)
             ) as response:
                 await response.read()
                 status = response.status
@@ -286,6 +291,11 @@ class Dispatcher:
             error,
             fault,
         )
+
+
+@lru_cache(maxsize=64)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 def _target(

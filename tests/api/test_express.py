@@ -1,0 +1,231 @@
+"""The express lane (simulator/api/express.py) answers exactly as FastAPI does.
+
+Two simulators with the same seed, one with the lane and one without (`SIM_EXPRESS=false`),
+get the same requests in the same order: good ones, every bad-input case of the express
+routes, unauthenticated and unauthorised ones, injected faults and rate limits. Every
+answer (status, body, the headers a client reads) and the final state must be identical.
+A spy on FastAPI's route handling shows the lane really served the hot operations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import fastapi.routing
+import pytest
+
+from simulator.app import EXPRESS
+from simulator.settings import SimSettings
+from tests.api.support import world
+from tests.api.test_bad_input import CASES, Case, prepared, send
+from tests.helpers import INTEGRATIONS, SCHEDULED, TRIGGERED, Sim
+from tests.webhooks.support import set_faults
+
+APPROVAL = "/conditional-execution/v2/triggered/approval"
+VALIDATE = "/v1/promocodes/DEPOSIT10/validateCustomers"
+EXPRESS_CASES = [c for c in CASES if c.path.split("?")[0] in (APPROVAL, VALIDATE)
+                 or "validateCustomers" in c.path]  # fmt: skip
+KEPT_HEADERS = ("content-type", "retry-after")
+
+Twins = tuple[Sim, Sim]
+
+
+def WALL() -> float:
+    return 1_795_000_000.0  # a fixed wall clock: creation times are equal too
+
+
+@pytest.fixture
+def twins(make_sim: Callable[..., Sim]) -> Twins:
+    """(with the lane, without it): same scenario, same seed, same wall clock."""
+    return (
+        make_sim(settings=SimSettings(), wall=WALL),
+        make_sim(settings=SimSettings(express=False), wall=WALL),
+    )
+
+
+@pytest.fixture
+def fastapi_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The paths FastAPI's own route handling served."""
+    seen: list[str] = []
+    handle = fastapi.routing.APIRoute.handle
+
+    async def spy(self: fastapi.routing.APIRoute, scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["path"])
+        await handle(self, scope, receive, send)
+
+    monkeypatch.setattr(fastapi.routing.APIRoute, "handle", spy)
+    yield seen
+
+
+def answer(response: Any) -> tuple[int, bytes, dict[str, str]]:
+    kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+    return response.status_code, response.content, kept
+
+
+def both(twins: Twins, call: Callable[[Sim], Any]) -> Any:
+    """`call` on each twin; the answers must be identical. Returns the lane's response."""
+    fast, slow = (call(sim) for sim in twins)
+    assert answer(fast) == answer(slow)
+    return fast
+
+
+def posting(path: str, body: Any, **kw: Any) -> Callable[[Sim], Any]:
+    return lambda sim: sim.post(path, body, **kw)
+
+
+def events(sim: Sim, customers: list[str], deposit: int = 5000) -> list[str]:
+    body = {
+        "customers": [{"customerId": c, "context": {"depositAmount": deposit}} for c in customers]
+    }
+    assert sim.post(f"/_sim/campaigns/{TRIGGERED}/events", body).status_code == 201
+    return [w["body"]["eventId"] for w in sim.outbox(kind="triggered", limit=10_000)]
+
+
+def validation(customer: str, event: str, **over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "campaignData": {"campaignId": TRIGGERED, "campaignType": "triggered"},
+        "contexts": [
+            {"customerId": customer, "eventId": event, "session": {"depositAmount": 5000}}
+        ],
+    }
+    return body | over
+
+
+def approval(customer: str, event: str, **over: Any) -> dict[str, Any]:
+    body = {"campaignId": TRIGGERED, "customerId": customer, "eventId": event, "approved": True}
+    return body | over
+
+
+def test_the_lane_serves_both_hot_operations_without_fastapi(
+    make_sim: Callable[..., Sim], fastapi_calls: list[str]
+) -> None:
+    assert set(EXPRESS) == {"approve_triggered_event", "validate_customers"}
+    sim = make_sim()
+    [event] = events(sim, ["C0000001"])
+    fastapi_calls.clear()
+    validated = sim.post(VALIDATE, validation("C0000001", event), params={"dryRun": "false"})
+    assert validated.status_code == 200 and validated.json()["contexts"][0]["valid"] is True
+    assert sim.post(APPROVAL, approval("C0000001", event)).json()["status"] == "approved"
+    assert fastapi_calls == []
+    # and the spy does see FastAPI when the lane is off
+    off = make_sim(settings=SimSettings(express=False))
+    [event] = events(off, ["C0000001"])
+    fastapi_calls.clear()
+    off.post(VALIDATE, validation("C0000001", event))
+    off.post(APPROVAL, approval("C0000001", event))
+    assert fastapi_calls == [VALIDATE, APPROVAL]
+
+
+def test_the_flow_answers_the_same_with_and_without_the_lane(twins: Twins) -> None:
+    customers = [f"C{i:07d}" for i in range(6)]
+    for customer in customers:
+        body = {"customers": [{"customerId": customer, "context": {"depositAmount": 5000}}]}
+        emitted = both(twins, posting(f"/_sim/campaigns/{TRIGGERED}/events", body))
+        assert emitted.status_code == 201
+    event_ids = [w["body"]["eventId"] for w in twins[0].outbox(kind="triggered", limit=100)]
+    assert event_ids == [w["body"]["eventId"] for w in twins[1].outbox(kind="triggered", limit=100)]
+    pairs = list(zip(customers, event_ids, strict=True))
+    for customer, event in pairs:
+        body = validation(customer, event)
+        both(twins, posting(VALIDATE, body, params={"dryRun": "true"}))
+        both(twins, posting(VALIDATE, body))
+        both(twins, posting(VALIDATE, body, params={"dryRun": "false"}))
+    (c0, e0), (c1, e1), (c2, e2) = pairs[:3]
+    assert both(twins, lambda s: s.post(APPROVAL, approval(c0, e0))).status_code == 200
+    assert both(twins, lambda s: s.post(APPROVAL, approval(c0, e0))).status_code == 409  # again
+    assert (
+        both(twins, lambda s: s.post(APPROVAL, approval(c1, e1, approved=False))).json()["status"]
+        == "declined"
+    )
+    both(twins, lambda s: s.post(APPROVAL, approval(c2, "EV_unknown")))  # 404
+    both(twins, lambda s: s.post(APPROVAL, approval(c2, e2, campaignId=SCHEDULED)))
+    both(twins, lambda s: s.post(APPROVAL, approval(c2, e2, approved=1.0)))  # not a bool
+    both(twins, lambda s: s.post(APPROVAL, approval(c2, e2, campaignId=7001.0)))  # integral
+    assert world(twins[0], TRIGGERED, "PR-DEPOSIT") == world(twins[1], TRIGGERED, "PR-DEPOSIT")
+
+
+@pytest.mark.parametrize("case", EXPRESS_CASES, ids=[c.id for c in EXPRESS_CASES])
+def test_bad_input_gets_fastapis_own_answer(twins: Twins, case: Case) -> None:
+    for sim in twins:
+        prepared(sim)
+    both(twins, lambda s: send(s, case))
+    assert world(twins[0]) == world(twins[1])
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        pytest.param({"params": {"dryRun": "yes"}}, id="lax-bool-query"),
+        pytest.param({"params": {"dryRun": ""}}, id="empty-query-value"),
+        pytest.param({"params": [("dryRun", "true"), ("dryRun", "false")]}, id="repeated-query"),
+        pytest.param({"params": {"other": "1"}}, id="unknown-query"),
+        pytest.param({"headers": {"content-type": "text/plain"}}, id="text-content-type"),
+        pytest.param({"headers": {"content-type": "application/vnd.x+json"}}, id="json-suffix"),
+        pytest.param({"headers": {"X-API-KEY": "nope"}}, id="unknown-key"),
+        pytest.param({"headers": {"X-API-KEY": ""}}, id="empty-key"),
+        pytest.param({"path": f"/v1/promocodes/{'X' * 129}/validateCustomers"}, id="long-code"),
+        pytest.param({"path": "/v1/promocodes/NOPE/validateCustomers"}, id="unknown-code"),
+        pytest.param({"path": "/V1/promocodes/DEPOSIT10/validateCustomers"}, id="path-case"),
+        pytest.param({"method": "PUT"}, id="wrong-method"),
+    ],
+)
+def test_unusual_requests_get_the_same_answer(twins: Twins, request_: dict[str, Any]) -> None:
+    [event] = events(twins[0], ["C0000003"])
+    assert events(twins[1], ["C0000003"]) == [event]
+    path = request_.get("path", VALIDATE)
+    body = json.dumps(validation("C0000003", event)).encode()
+
+    def call(sim: Sim) -> Any:
+        headers = {**sim.headers, "content-type": "application/json", **request_.get("headers", {})}
+        return sim.client.request(
+            request_.get("method", "POST"), path, content=body, headers=headers,
+            params=request_.get("params"),
+        )  # fmt: skip
+
+    both(twins, call)
+    assert world(twins[0], TRIGGERED, "PR-DEPOSIT") == world(twins[1], TRIGGERED, "PR-DEPOSIT")
+
+
+def test_a_key_without_the_role_and_injected_faults_answer_the_same(twins: Twins) -> None:
+    [event] = events(twins[0], ["C0000004"])
+    assert events(twins[1], ["C0000004"]) == [event]
+    body = validation("C0000004", event)
+    rules = [
+        {"target": "api", "operation": "validate_customers", "action": "error", "nth": 1,
+         "status": 503},
+        {"target": "api", "operation": "approve_triggered_event", "action": "rate_limit",
+         "nth": 1, "retryAfter": 7},
+    ]  # fmt: skip
+    for sim in twins:
+        set_faults(sim, rules)
+    assert both(twins, lambda s: s.post(VALIDATE, body)).status_code == 503
+    assert both(twins, lambda s: s.post(VALIDATE, body)).status_code == 200
+    assert both(twins, lambda s: s.post(APPROVAL, approval("C0000004", event))).status_code == 429
+    integrations = [sim.as_key(INTEGRATIONS) for sim in twins]
+    assert both((integrations[0], integrations[1]), lambda s: s.post(
+        APPROVAL, approval("C0000004", event))).status_code == 200  # fmt: skip
+    journals = [
+        [(e["path"], e["status"], e["fault"]) for e in sim.get("/_sim/journal").json()["entries"]]
+        for sim in twins
+    ]
+    assert journals[0] == journals[1]
+
+
+def test_rate_limit_emulation_counts_each_request_once(make_sim: Callable[..., Sim]) -> None:
+    fast = make_sim(settings=SimSettings(rate_limit=True, rate_limit_requests=3))
+    slow = make_sim(settings=SimSettings(rate_limit=True, rate_limit_requests=3, express=False))
+    bad = {"campaignData": {"campaignId": "x"}, "contexts": []}  # the lane defers to FastAPI
+    unknown = approval("C0000001", "EV_unknown")  # the lane serves it: a 404
+    statuses = [
+        [
+            sim.post(VALIDATE, bad).status_code,
+            sim.post(APPROVAL, unknown).status_code,
+            sim.post(VALIDATE, bad).status_code,
+            sim.post(APPROVAL, unknown).status_code,
+            sim.post(VALIDATE, bad).status_code,
+        ]
+        for sim in (fast, slow)
+    ]
+    assert statuses[0] == statuses[1] == [400, 404, 400, 429, 429]
