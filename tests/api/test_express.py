@@ -229,3 +229,16 @@ def test_rate_limit_emulation_counts_each_request_once(make_sim: Callable[..., S
         for sim in (fast, slow)
     ]
     assert statuses[0] == statuses[1] == [400, 404, 400, 429, 429]
+
+
+def test_a_streamed_body_over_the_limit_is_the_same_413(make_sim: Callable[..., Sim]) -> None:
+    """No Content-Length (chunked): the limit is found while the lane reads the body."""
+    fast = make_sim(settings=SimSettings(max_body_bytes=1024), wall=WALL)
+    slow = make_sim(settings=SimSettings(max_body_bytes=1024, express=False), wall=WALL)
+
+    def chunked(sim: Sim) -> Any:
+        chunks = iter([b'{"campaignId": 7001, "customerId": "', b"C" * 2048, b'"}'])
+        headers = {**sim.headers, "content-type": "application/json"}
+        return sim.client.post(APPROVAL, content=chunks, headers=headers)
+
+    assert both((fast, slow), chunked).status_code == 413
