@@ -129,7 +129,7 @@ class Integrator:
             "timeout_s": config.request_timeout_s,
             "max_retries": config.max_retries,
             "transport": transport,
-            "max_connections": max(16, 2 * config.concurrency),
+            "max_connections": config.connection_limit,
             "on_retry": self._count_retry,
         }
 

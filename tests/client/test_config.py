@@ -30,6 +30,13 @@ def test_defaults_follow_the_brief() -> None:
     assert (config.concurrency, config.max_retries, config.request_timeout_s) == (8, 6, 10)
 
 
+def test_there_is_a_connection_for_every_call_that_can_be_in_flight() -> None:
+    assert ClientConfig(**REQUIRED).connection_limit == 256  # every triggered event at once
+    assert ClientConfig(**REQUIRED, triggered_concurrency=4).connection_limit == 16
+    assert ClientConfig(**REQUIRED, triggered_concurrency=4, concurrency=40).connection_limit == 80
+    assert ClientConfig(**REQUIRED, max_connections=10).connection_limit == 10  # as told
+
+
 def test_promotions_may_live_elsewhere() -> None:
     config = ClientConfig(**REQUIRED, promotions_url="https://promo.test")
     assert config.promotions_base_url == "https://promo.test"
@@ -54,6 +61,7 @@ def test_triggered_webhooks_fall_back_to_the_tenant_secret() -> None:
         ("approve_batch", 10_001),
         ("page_size", 0),
         ("concurrency", 0),
+        ("max_connections", 0),
         ("scheduled_path", "optimove/events"),
         ("triggered_path", "/optimove/events"),  # same as the scheduled path
         ("optimove_url", "ftp://sim.test"),
