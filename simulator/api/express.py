@@ -2,7 +2,7 @@
 
 A triggered campaign costs one CE v2 approval request per customer event (the route has no
 batch form), so that request's overhead bounds the simulator's event rate. Profiled in
-process (docs/decisions.md, "The express lane"), an approval spent ~85 % of its time in
+process (docs/decisions.md, "The simulator's speed"), an approval spent ~85 % of its time in
 FastAPI's routing through included routers, dependency solving and exception-handling
 layers, and ~15 % in the operation itself.
 
@@ -147,7 +147,7 @@ class ExpressLane:
         request = Request(scope, receive)
         try:
             body = await request.body()
-        except Exception as exc:  # an over-limit body: the handler FastAPI would use
+        except Exception as exc:  # a streamed body over the limit (413): FastAPI's handler
             await self._fail(request, exc, send)
             return
         args = express.arguments(body, params, scope.get("query_string", b""))

@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 from starlette.testclient import TestClient
 
 from reference_client import ClientConfig, Integrator, MemoryJournal, create_listener_app
-from reference_client.listener import WebhookEvent
+from reference_client.listener import MAX_BODY, WebhookEvent
 from reference_client.models import CancelledEvent, ScheduledEvent, TriggeredEvent
 from tests.client.support import DEMO_SECRET, TRIGGERED_SECRET, client_config
 
@@ -223,6 +223,26 @@ def test_triggered_events_fall_back_to_the_tenant_secret(
 
 def test_health(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok", "inFlight": 0}
+
+
+def test_other_paths_and_methods_are_404_and_405(client: TestClient) -> None:
+    assert client.get("/optimove/elsewhere").status_code == 404
+    wrong = client.get("/optimove/events")
+    assert (wrong.status_code, wrong.json()["error"]) == (405, "method_not_allowed")
+    assert client.post("/health").status_code == 405
+
+
+def test_a_body_over_the_limit_is_413_declared_or_streamed(
+    client: TestClient, receiver: FakeReceiver
+) -> None:
+    big = b"x" * (MAX_BODY + 1)
+    declared = client.post("/optimove/events", content=big, headers=signed(big))
+    streamed = client.post(
+        "/optimove/events", content=iter([big[:1000], big[1000:]]), headers=signed(big)
+    )
+    assert [r.status_code for r in (declared, streamed)] == [413, 413]
+    assert declared.json()["error"] == "payload_too_large"
+    assert receiver.dispatched == []
 
 
 class SlowTransport(httpx.AsyncBaseTransport):
