@@ -111,6 +111,7 @@ class Dispatcher:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         connector = aiohttp.TCPConnector(limit=1024, limit_per_host=0, ttl_dns_cache=300)
+        # A webhook sender keeps no cookies between deliveries (each is signed on its own).
         self._session = aiohttp.ClientSession(
             connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
         )
