@@ -18,10 +18,9 @@ Business rules (wire-contract §6):
   stops retrying them.
 
 Why no web framework: a triggered campaign delivers one webhook per customer event, so the
-receiver's cost per request is the integrator's event rate. Measured in
-`loadtests/bench_e2e.py`, Starlette's routing, request and response layers were about a
-fifth of the reference client's CPU per event; the receiver has two routes, and this is
-all of them.
+receiver's cost per request bounds the integrator's event rate. Measured in
+`loadtests/bench_e2e.py`, the same receiver on Starlette cost the reference client ~15 %
+more CPU per event; it has two routes, and this is all of them.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ from simulator.webhooks.dispatcher import Dispatcher
 
 LOG = logging.getLogger("optisim")
 # FastAPI (since 0.16x) asks OpenTelemetry on every request whether a provider is set:
-# 7 % of an approval with none. The simulator exports no telemetry, so it is switched off.
+# 12-26 µs a request with none (8-14 % of an approval, measured A/B in one process). The
+# simulator exports no telemetry, so it is switched off.
 NO_TELEMETRY: dict[str, Any] = (
     {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
     if "telemetry" in inspect.signature(FastAPI).parameters
