@@ -179,13 +179,13 @@ def demo(
 
     import orjson
 
-    from reference_client.loop import run
-    from simulator.demo import DemoOptions, run_demo
+    from simulator.demo import DemoOptions
+    from simulator.demo import demo as run_demo
 
     options = DemoOptions(customers, events, rate, timeout, quiet)
     out = Console()
     try:
-        result = run(run_demo(options, out))
+        result = run_demo(options, out)
     except (RuntimeError, TimeoutError) as error:
         console.print(f"[red]demo failed:[/red] {error}")
         sys.exit(1)

@@ -34,6 +34,7 @@ from reference_client import (
     TierTotal,
     create_listener_app,
 )
+from reference_client.loop import run as run_loop
 from simulator.server_process import (
     ADMIN,
     INTEGRATIONS,
@@ -44,7 +45,7 @@ from simulator.server_process import (
     free_port,
 )
 
-__all__ = ["ClientBeside", "DemoOptions", "reference_client_beside", "run_demo"]
+__all__ = ["ClientBeside", "DemoOptions", "demo", "reference_client_beside", "run_demo"]
 DEMO_SECRET = "whsec_b3B0aXNpbS1kZW1vLXNlY3JldC0wMDAx"  # the demo tenant's webhook secret
 EXPECTED_VIOLATIONS = {"duplicate_approval": 1}  # the one the demo makes on purpose
 
@@ -72,6 +73,12 @@ async def _wait_for(check: Any, timeout_s: float, what: str) -> None:
             return
         await asyncio.sleep(0.1)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def demo(options: DemoOptions, console: Console) -> DemoResult:
+    """`optisim demo`: `run_demo` on the event loop the reference client runs on in
+    production (`reference_client.loop`: uvloop where installed, the collector tuned)."""
+    return run_loop(run_demo(options, console))
 
 
 async def run_demo(options: DemoOptions, console: Console) -> DemoResult:

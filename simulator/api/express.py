@@ -55,14 +55,16 @@ class ExpressRoute:
     body_name: str
     body_model: type[BaseModel]
     paths: tuple[tuple[str, TypeAdapter[Any]], ...]  # path parameters and their types
-    queries: Mapping[str, tuple[TypeAdapter[Any], Any]]  # query parameters: type, default
+    queries: Mapping[str, TypeAdapter[Any]]  # query parameters and their types
+    defaults: Mapping[str, Any]  # what the query parameters are when not given
 
     @classmethod
     def of(cls, route: APIRoute) -> ExpressRoute:
         hints = typing.get_type_hints(route.endpoint, include_extras=True)
         body: tuple[str, type[BaseModel]] | None = None
         path_params: dict[str, TypeAdapter[Any]] = {}
-        queries: dict[str, tuple[TypeAdapter[Any], Any]] = {}
+        queries: dict[str, TypeAdapter[Any]] = {}
+        defaults: dict[str, Any] = {}
         for name, param in inspect.signature(route.endpoint).parameters.items():
             hint = hints[name]
             if name in ("rt", "caller") and hint in (RuntimeDep, CallerDep):
@@ -70,14 +72,15 @@ class ExpressRoute:
             if name in route.param_convertors:
                 path_params[name] = TypeAdapter(hint)
             elif isinstance(param.default, Query) and param.default.alias in (None, name):
-                queries[name] = (TypeAdapter(hint), param.default.default)
+                queries[name] = TypeAdapter(hint)
+                defaults[name] = param.default.default
             elif isinstance(hint, type) and issubclass(hint, BaseModel) and body is None:
                 body = (name, hint)
             else:
                 raise TypeError(f"{route.operation_id}: parameter {name!r} is not express")
         if body is None:
             raise TypeError(f"{route.operation_id}: an express route takes a JSON body")
-        return cls(route, body[0], body[1], tuple(path_params.items()), queries)
+        return cls(route, body[0], body[1], tuple(path_params.items()), queries, defaults)
 
     def arguments(
         self, body: bytes, matched: Mapping[str, str], query: bytes
@@ -90,9 +93,9 @@ class ExpressRoute:
         ):
             return None
         try:
-            args = {name: check.validate_python(matched[name]) for name, check in self.paths}
-            args |= {name: default for name, (_, default) in self.queries.items()}
-            args |= {name: self.queries[name][0].validate_python(text) for name, text in given}
+            args = dict(self.defaults)
+            args |= {name: check.validate_python(matched[name]) for name, check in self.paths}
+            args |= {name: self.queries[name].validate_python(text) for name, text in given}
             args[self.body_name] = self.body_model.model_validate(loads(body))
         except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
             return None
