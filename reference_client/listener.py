@@ -112,6 +112,10 @@ class TooLarge(Exception):
     """The body grew past MAX_BODY while it was read."""
 
 
+class Disconnected(Exception):
+    """The sender went away before the whole body arrived: nothing to answer or run."""
+
+
 class ListenerApp:
     """The ASGI app: POST the two webhook paths, GET /health."""
 
@@ -137,7 +141,10 @@ class ListenerApp:
             return
         if scope["type"] != "http":
             return  # no websockets here
-        reply = await self.route(scope, receive)
+        try:
+            reply = await self.route(scope, receive)
+        except Disconnected:
+            return  # a partial body is never verified, parsed or recorded
         await reply.send(send)
 
     async def route(self, scope: Scope, receive: Receive) -> Reply:
@@ -202,7 +209,7 @@ async def _body(receive: Receive, declared: str) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise Disconnected
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:

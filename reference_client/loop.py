@@ -32,11 +32,9 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run(main: Coroutine[Any, Any, T], *, tuned_gc: bool = True) -> T:
-    """`asyncio.run(main)`, on a uvloop loop when uvloop is importable, with `tune_gc()`
-    first unless `tuned_gc` is false."""
-    if tuned_gc:
-        tune_gc()
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, on a uvloop loop when uvloop is importable, after `tune_gc()`."""
+    tune_gc()
     try:
         import uvloop
     except ImportError:  # Windows, or a minimal install: the standard loop works the same

@@ -279,3 +279,32 @@ def test_the_real_integrator_acknowledges_before_doing_the_work() -> None:
     assert summary.duplicates_skipped == 1
     assert summary.errors["fetch_not_found"] == 1  # a 4xx answer: not retried
     assert summary.approved == 0
+
+
+def test_a_sender_gone_before_the_whole_body_runs_nothing(receiver: FakeReceiver) -> None:
+    """As Starlette's ClientDisconnect did: a partial body is not verified, parsed,
+    recorded or answered."""
+    unsigned = FakeReceiver(client_config(webhook_secret=None))
+    app = create_listener_app(unsigned)
+    messages = iter(
+        [
+            {"type": "http.request", "body": encode(SCHEDULED), "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return next(messages)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/optimove/events",
+        "headers": [(b"webhook-id", b"msg_gone")],
+    }
+    asyncio.run(app(scope, receive, send))
+    assert sent == [] and unsigned.dispatched == [] and unsigned.journal.pending() == []
