@@ -272,15 +272,18 @@ def _triggered_approved(o: Observed, report: dict[str, Any]) -> CheckResult:
     )
     if report["approved"] > 0:
         return _check("triggered_approved", title, False, detail)
+    tried = _attempts(o, report, is_ce_approval, "CE v2 approval request in the journal")
+    return _check("triggered_approved", title, True, detail, tried)
+
+
+def _attempts(
+    o: Observed, report: dict[str, Any], is_approval: Callable[[Entry], bool], what: str
+) -> list[str]:
+    """The integrator's validation and approval requests for the campaign, as evidence of
+    what it tried; a line saying there were none otherwise."""
     validation = is_validation(report["campaign"]["promoCode"])
-    tried = lines(o.requests, lambda e: validation(e) or is_ce_approval(e))
-    return _check(
-        "triggered_approved",
-        title,
-        True,
-        detail,
-        tried or ["no validateCustomers or CE v2 approval request in the journal"],
-    )
+    tried = lines(o.requests, lambda e: validation(e) or is_approval(e))
+    return tried or [f"no validateCustomers or {what}"]
 
 
 def _violation_check(o: Observed, name: str, title: str, codes: tuple[str, ...]) -> CheckResult:
@@ -305,15 +308,8 @@ def _approvals_before_clearance(o: Observed, report: dict[str, Any]) -> CheckRes
             f"nobody was approved before clearance ({report['validated']:,} validated, "
             f"{report['approved']:,} approved)"
         )
-        validation = is_validation(report["campaign"]["promoCode"])
-        tried = lines(o.requests, lambda e: validation(e) or is_core_approval(e))
-        return _check(
-            "approvals_before_clearance",
-            title,
-            True,
-            detail,
-            tried or ["no validateCustomers or UpdateCustomerPromotionStatus request"],
-        )
+        tried = _attempts(o, report, is_core_approval, "UpdateCustomerPromotionStatus request")
+        return _check("approvals_before_clearance", title, True, detail, tried)
     return _check("approvals_before_clearance", title, False, f"{sent:,} approved before clearance")
 
 
