@@ -18,6 +18,11 @@ Statistics, besides the `emit_events` calls:
 - AUDIT `every event decided once`: at the end, one per emitted event; one failure per
   event never approved (nor declined, nor found ineligible) and per duplicate approval.
 
+Counts come from what the simulator saw, never from locust's own rows: locust does not
+count a request still in flight when its user is stopped (the `emit_events` row can show
+12 calls when the simulator served 14). The results' `emitCalls` is the number of emit
+calls the simulator's journal answered with a 2xx; `eventsEmitted` is its event count.
+
 The world: a promotion without limits that rewards everyone and a triggered campaign on
 it, created for this run in the admin key's tenant, so every event must end in exactly one
 approval. Run it on a tenant nobody else is using: the journal does not say which
@@ -100,6 +105,9 @@ class BurstObserver:
         self.pairing = FifoPairing()
         self.ids: set[str] = set()
         self.delivery_after = 0
+        self.emit_after = self.journal_after
+        self.emit_path = f"/_sim/campaigns/{self.campaign_id}/events"
+        self.emit_calls = 0
         self.acks = 0
         self.ack_failures = 0
         self.stopping = False
@@ -178,6 +186,10 @@ class BurstObserver:
             if entry["status"] == 200:
                 approvals.append(entry["at"])
         self.pairing.add_approvals(approvals)
+        for entry in self.ctrl.journal(self.emit_after, self.emit_path):
+            self.emit_after = entry["seq"]
+            if entry["method"] == "POST" and 200 <= entry["status"] < 300:
+                self.emit_calls += 1
         for seconds in self.pairing.pairs():
             common.fire(self.env, E2E, "event to approval", seconds * 1000)
 
@@ -225,6 +237,7 @@ class BurstObserver:
         return {
             **self.setup,
             "eventsEmitted": report["eventsEmitted"],
+            "emitCalls": self.emit_calls,
             "deliveries": summary["byStatus"],
             "deliveryRate": summary["achievedRate"],
             "deliveryLagMs": summary["lagMs"],

@@ -54,9 +54,12 @@ def test_a_webhook_burst_starts_everything_and_every_event_is_approved_once(
     assert run.code == 0, run.output
     rows, results = run.rows, run.results
     emitted = results["eventsEmitted"]
-    # What the workers asked for is what the simulator emitted and delivered ...
+    # Every emit call the simulator served emitted its five events, and all were delivered.
+    # Locust's own row may undercount: a call still in flight when a user stops is served
+    # but never counted (locust 2.47), so the count is the simulator's journal.
     emits = rows[("POST", "emit_events")]
-    assert emits.failures == 0 and emitted == emits.requests * 5 > 0
+    assert emits.failures == 0 and 0 < emits.requests <= results["emitCalls"]
+    assert emitted == results["emitCalls"] * 5
     assert results["deliveries"] == {"delivered": emitted}
     # ... each acknowledged once, each approved once, each timed end to end.
     assert rows[("WEBHOOK", "listener acknowledgement")].requests == emitted
