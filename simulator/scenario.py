@@ -46,6 +46,10 @@ def parse_scenario(text: str | bytes, *, source: str = "scenario") -> Scenario:
         data = loads(text) if _looks_like_json(text) else yaml.load(text, Loader=_Loader)
     except (ValueError, yaml.YAMLError) as error:
         raise DomainError("invalid_request", f"{source}: not valid YAML or JSON: {error}") from None
+    except RecursionError:  # PyYAML's parser recurses once per nesting level
+        raise DomainError(
+            "invalid_request", f"{source}: not valid YAML or JSON: nested too deeply"
+        ) from None
     if data is None:
         data = {}
     try:

@@ -54,10 +54,16 @@ def loads(data: bytes | str) -> Any:
     """JSON as the request models read it: integral numbers are ints (`276.0` → 276).
 
     Raises a `ValueError` (`json.JSONDecodeError`, or `UnicodeDecodeError` for bytes that
-    are not text) like `json.loads`, whose decoding of bytes this repeats."""
+    are not text) like `json.loads`, whose decoding of bytes this repeats. JSON nested
+    deeper than the decoder's recursion limit (`[[[[…` 100,000 levels) is a
+    `json.JSONDecodeError` too, not the decoder's `RecursionError`: the caller answers
+    invalid JSON with a 400, never a 500 (wire-contract §1)."""
     if isinstance(data, bytes | bytearray):
         data = data.decode(json.detect_encoding(data), "surrogatepass")
-    return _DECODER.decode(data)
+    try:
+        return _DECODER.decode(data)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", data, 0) from None
 
 
 class WireModel(BaseModel):
