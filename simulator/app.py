@@ -85,6 +85,7 @@ def create_app(
         ids=ids or (SeededIds(settings.seed) if settings.seed is not None else RandomIds()),
         duplicates=settings.duplicate_approvals,
         token_ttl_s=settings.token_ttl_seconds,
+        login_limits=settings.login_limits,
     )
     if wall is not None:
         runtime.wall = wall
@@ -136,6 +137,7 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     routes = [route for module in routers for route in module.router.routes]
+    app.state.allow = errors.allowed_methods(routes)
     app.add_middleware(
         SimMiddleware,
         journal=app.state.journal,

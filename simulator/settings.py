@@ -29,6 +29,11 @@ class SimSettings(BaseSettings):
     access_log: bool = False
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     token_ttl_seconds: float = Field(1200.0, gt=0)
+    login_limits: bool = Field(
+        True,
+        description="refuse a legacy login (429) while the user holds an unexpired token "
+        "or within a second of their last login, as Optimove does",
+    )
     sweep_seconds: float = Field(1.0, gt=0, description="how often due clearances run")
     workers: int = Field(1, ge=1, le=64)
     webhooks: bool = Field(True, description="deliver the outbox over HTTP")

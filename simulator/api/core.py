@@ -49,7 +49,14 @@ CORE_ERRORS: dict[int | str, dict[str, Any]] = {
         **STRING_ERROR,
     },
     401: {"description": "Missing or unknown key", **STRING_ERROR},
-    403: {"description": "Role lacks the right, or `Authorization-Token Expired`", **STRING_ERROR},
+    403: {
+        "description": "Role lacks the right (a JSON string), or an expired token: the "
+        "plain-text body `Authorization-Token Expired`",
+        "content": {
+            **STRING_ERROR["content"],
+            "text/plain": {"schema": {"type": "string", "enum": ["Authorization-Token Expired"]}},
+        },
+    },
 }
 
 
@@ -117,15 +124,61 @@ def _int_param(
     return value
 
 
-@router.post(
-    _canonical("general", "login"),
-    operation_id="login",
-    responses={200: {"description": "The token, as a JSON string", **STRING_ERROR}, **CORE_ERRORS},
-)
+LOGIN = _canonical("general", "login")
+LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The token (a GUID), as a JSON string", **STRING_ERROR},
+    **CORE_ERRORS,
+}
+LOGIN_DOC = """Legacy login: the token for the `Authorization-Token` header (no key needed).
+
+The token is a GUID; it expires 20 minutes after its last use, and a call with an expired
+token is 403 with the plain-text body `Authorization-Token Expired`. Log in again only
+then: a login while the user holds an unexpired token, or a second login by the same user
+within one second, is 429 with `Retry-After` (unless the simulator runs with
+`SIM_LOGIN_LIMITS=false`)."""
+
+
+@router.post(LOGIN, operation_id="login", responses=LOGIN_RESPONSES, description=LOGIN_DOC)
 async def login(rt: RuntimeDep, body: LoginRequest) -> Response:
-    """Legacy login: the token for the `Authorization-Token` header (no key needed)."""
     token = await call(rt, tenants.login, body.Username, body.Password)
     return encode.json_response(token)
+
+
+LOGIN_PARAMS = [
+    {
+        "name": name,
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+        "description": "Any case (`username`, `UserName`)",
+    }
+    for name in ("username", "password")
+]
+
+
+@router.get(
+    LOGIN,
+    operation_id="login_by_get",
+    responses=LOGIN_RESPONSES,
+    description=LOGIN_DOC.replace("Legacy login:", "Legacy login by GET (v1.6-era clients):"),
+    openapi_extra={"parameters": LOGIN_PARAMS},
+)
+async def login_by_get(rt: RuntimeDep, request: Request) -> Response:
+    # A v1.6-era production client logs in with `GET general/login?username=&password=`
+    # (optimove-api-facts, "Added in turn 2"); query names match in any case (§2).
+    query = _query(request)
+    username, password = (_text_param(query, name) for name in ("Username", "Password"))
+    token = await call(rt, tenants.login, username, password)
+    return encode.json_response(token)
+
+
+def _text_param(query: dict[str, str], name: str, max_length: int = 128) -> str:
+    value = query.get(name.lower(), "")
+    if not value:
+        raise invalid(name, f"{name} is required")
+    if len(value) > max_length:
+        raise invalid(name, f"{name} must be at most {max_length} characters")
+    return value
 
 
 @router.get(

@@ -9,12 +9,13 @@ body (real clients treat a body starting with `"` as an error text, optimove-api
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -59,6 +60,23 @@ def is_core_path(path: str) -> bool:
     return root not in RESERVED_ROOTS
 
 
+def allowed_methods(routes: Iterable[Any]) -> Callable[[str], str]:
+    """The `Allow` header value of a path: every method of every route whose path matches
+    it, so a 405 lists them all (RFC 9110 §15.5.6; wire-contract §1, rev 2). Starlette's own
+    405 names only the methods of the first route matching the path, which is wrong where
+    one path has a route per method (`GET`/`PUT`/`DELETE /_sim/faults`)."""
+    table = [(r.path_regex, r.methods) for r in routes if isinstance(r, APIRoute) and r.methods]
+
+    def allow(path: str) -> str:
+        methods: set[str] = set()
+        for regex, served in table:
+            if regex.match(path):
+                methods |= served
+        return ", ".join(sorted(methods))
+
+    return allow
+
+
 def envelope(
     status: int,
     code: str,
@@ -74,6 +92,17 @@ def envelope(
 
 def core_text(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     return Response(orjson.dumps(message), status, headers, media_type="application/json")
+
+
+EXPIRED_TOKEN = "Authorization-Token Expired"
+
+
+def expired_token() -> Response:
+    """403 for an expired `Authorization-Token` on a core route: plain text, no JSON quotes.
+    A production client logs in again only when the raw body is exactly this text
+    (wire-contract §2, "Legacy token"; Optimove's login diagram 3b). Other surfaces answer
+    the envelope, `token_expired`."""
+    return Response(EXPIRED_TOKEN, 403, media_type="text/plain")
 
 
 def error_response(
@@ -130,8 +159,14 @@ def install(app: FastAPI) -> None:
         if exc.code == "injected_fault":  # an injected 5xx: always the envelope
             status = int((exc.details or {}).get("status", 503))
             return envelope(status, exc.code, exc.message)
+        path = request.url.path
+        if exc.code == "token_expired" and is_core_path(path):
+            return expired_token()
+        headers = None
+        if exc.code == "too_many_requests":  # the login limits (wire-contract §2)
+            headers = {"Retry-After": str((exc.details or {}).get("retryAfter", 1))}
         return error_response(
-            request.url.path, status_of(exc.code), exc.code, exc.message, exc.details
+            path, status_of(exc.code), exc.code, exc.message, exc.details, headers
         )
 
     async def on_validation(request: Request, exc: Exception) -> Response:
@@ -149,7 +184,11 @@ def install(app: FastAPI) -> None:
         )
         message = "Method Not Allowed" if exc.status_code == 405 else str(exc.detail)
         request.scope["optisim.error"] = code
-        return error_response(request.url.path, exc.status_code, code, message, None, exc.headers)
+        headers = exc.headers
+        allow = getattr(request.app.state, "allow", None)
+        if exc.status_code == 405 and allow is not None:
+            headers = {**(headers or {}), "Allow": allow(request.url.path)}
+        return error_response(request.url.path, exc.status_code, code, message, None, headers)
 
     async def on_rate_limited(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RateLimited)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,17 +20,26 @@ from simulator.api.core import CORE_FUNCTIONS
 from simulator.api.errors import RESERVED_ROOTS, error_response
 from simulator.api.journal import Journal
 
+# A version segment of a core base URL: `/v3.0/`, `/v1.6/` (wire-contract §2, rev 2). Two
+# numbers always: `/v1/` is the Promotions API, not a core base.
+_VERSION = re.compile(r"v[0-9]+\.[0-9]+", re.IGNORECASE)
+
 
 def canonical_core_path(path: str) -> str | None:
     """The canonical path of a core route, '' for an unknown core function, None when the
-    path belongs to another surface."""
+    path belongs to another surface.
+
+    A core route is `/{base}/{category}/{Function}` with the base `current` or a version
+    (`v3.0`, `v1.6`: published clients hard-code these) or no base at all; everything is
+    matched case-insensitively (wire-contract §2)."""
     parts = [p for p in path.split("/") if p]
-    if parts and parts[0].lower() == "current":
-        parts = parts[1:]
-    elif parts and parts[0] in RESERVED_ROOTS:
+    if parts and parts[0] in RESERVED_ROOTS:  # first: the hot routes skip the regex
         return None
+    based = bool(parts) and (parts[0].lower() == "current" or bool(_VERSION.fullmatch(parts[0])))
+    if based:
+        parts = parts[1:]
     if len(parts) != 2:
-        return "" if path.lower().startswith("/current/") else None
+        return "" if based else None
     return CORE_FUNCTIONS.get((parts[0].lower(), parts[1].lower()), "")
 
 
@@ -56,7 +66,11 @@ class SimMiddleware:
         path: str = scope["path"]
         canonical = canonical_core_path(path)
         if canonical == "":
-            await self._reply(scope, send, 405, "method_not_allowed", "Method Not Allowed")
+            # No such core function: no method is served at this path, so the 405's `Allow`
+            # is empty (RFC 9110 §10.2.1 allows that; docs/decisions.md, "Allow on 405").
+            await self._reply(
+                scope, send, 405, "method_not_allowed", "Method Not Allowed", {"Allow": ""}
+            )
             return
         if canonical is not None and canonical != path:
             scope = {**scope, "path": canonical, "raw_path": canonical.encode()}
@@ -133,8 +147,16 @@ class SimMiddleware:
 
         return wrapped
 
-    async def _reply(self, scope: Scope, send: Send, status: int, code: str, msg: str) -> None:
-        response = error_response(scope["path"], status, code, msg)
+    async def _reply(
+        self,
+        scope: Scope,
+        send: Send,
+        status: int,
+        code: str,
+        msg: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        response = error_response(scope["path"], status, code, msg, None, headers)
         await response(scope, _no_body, send)
 
 

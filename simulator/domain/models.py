@@ -320,6 +320,8 @@ class Tenant:
     users: dict[str, tuple[str, str]] = field(default_factory=dict)
     # promo code → promotion name, for the legacy AddPromotions / GetPromotions
     legacy_promotions: dict[str, str] = field(default_factory=dict)
+    # username → (their latest login token, its login wall time): the login limits
+    logins: dict[str, tuple[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ class Runtime:
     ids: RandomIds | SeededIds = field(default_factory=RandomIds)
     duplicates: DuplicateMode = "reject"
     token_ttl_s: float = 1200.0
+    login_limits: bool = True  # 429 on a login too soon (wire-contract §2, "Login limits")
 
     def now(self, tenant: Tenant) -> datetime:
         """The tenant's simulator clock (wire-contract §8: realtime by default)."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import secrets
+import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from simulator.domain import auth
 from simulator.domain import promotions as promotion_rules
 from simulator.domain.errors import DomainError, invalid, not_found
 from simulator.domain.models import (
@@ -173,16 +175,34 @@ def advance_clock(rt: Runtime, tenant_id: str, seconds: float) -> tuple[Tenant, 
 
 # -- auth --------------------------------------------------------------------------------
 def login(rt: Runtime, username: str, password: str) -> str:
-    """Legacy `general/login`: a token for `Authorization-Token` (wire-contract §2)."""
+    """Legacy `general/login`: a token for `Authorization-Token` (wire-contract §2). The
+    token is a GUID, as Optimove's login diagrams show and a v1.6-era client requires (it
+    accepts only a 36-character token). With the login limits on (the default), a login
+    the rules of `auth.login_retry_after` refuse is `too_many_requests` (429) with
+    `details.retryAfter`, and issues no token."""
     for tenant_id in rt.store.tenant_ids():
         with rt.store.transaction(tenant_id) as tx:
             tenant = tx.tenant()
             user = tenant.users.get(username) if tenant else None
-            if user is not None and secrets.compare_digest(user[0], password):
-                token = secrets.token_urlsafe(32)
-                role: Role = "admin" if user[1] == "admin" else "integrations"
-                tx.put_token(Token(token, tenant_id, role, rt.wall()))
-                return token
+            if tenant is None or user is None or not secrets.compare_digest(user[0], password):
+                continue
+            now = rt.wall()
+            previous = tenant.logins.get(username)
+            if rt.login_limits and previous is not None:
+                held = rt.store.lookup_token(previous[0])
+                wait = auth.login_retry_after(held, previous[1], now, rt.token_ttl_s)
+                if wait is not None:
+                    raise DomainError(
+                        "too_many_requests",
+                        "Too many requests: log in again only when your token has expired, "
+                        "and at most once a second",
+                        {"retryAfter": wait},
+                    )
+            token = str(uuid.uuid4())
+            role: Role = "admin" if user[1] == "admin" else "integrations"
+            tx.put_token(Token(token, tenant_id, role, now))
+            tx.put_tenant(replace(tenant, logins={**tenant.logins, username: (token, now)}))
+            return token
     raise DomainError("unauthorized", "Unauthorized")
 
 
@@ -192,7 +212,7 @@ def authenticate_token(rt: Runtime, token: str) -> tuple[str, Role]:
     if found is None:
         raise DomainError("unauthorized", "Unauthorized")
     now = rt.wall()
-    if now - found.last_used > rt.token_ttl_s:
+    if auth.expired(found, now, rt.token_ttl_s):
         raise DomainError("token_expired", "Authorization-Token Expired")
     rt.store.touch_token(token, now)
     return found.tenant_id, found.role

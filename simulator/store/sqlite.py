@@ -383,6 +383,8 @@ def _tenant_from(raw: bytes) -> Tenant:
         else CeWebhook(hook["id"], hook["url"], _dt(hook["created_at"]), hook["secret"]),
         users={name: (user[0], user[1]) for name, user in d["users"].items()},
         legacy_promotions=d["legacy_promotions"],
+        # absent from a file written before the login limits (rev 2)
+        logins={name: (login[0], login[1]) for name, login in d.get("logins", {}).items()},
     )
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -50,6 +49,12 @@ CUSTOMER_ROUTES = [
     "/current/customers/GetCampaignCustomers",
     "/Customers/GetCampaignCustomers",
     "/customers/getcampaigncustomers",
+    # versioned bases, as published clients hard-code them (wire-contract §2, rev 2)
+    "/v3.0/customers/GetProcessedCampaignCustomers",
+    "/v1.6/customers/GetProcessedCampaignCustomers",
+    "/V3.0/Customers/getprocessedcampaigncustomers",
+    "/v1.6/CUSTOMERS/GetCampaignCustomers",
+    "/v12.34/customers/GetProcessedCampaignCustomers",
 ]
 
 
@@ -69,6 +74,9 @@ def test_every_spelling_of_a_general_route_is_served(sim: Sim) -> None:
         "/General/GetRegisteredEventListeners",
         "/general/getregisteredeventlisteners",
         "/CURRENT/GENERAL/GETREGISTEREDEVENTLISTENERS",
+        "/v3.0/general/GetRegisteredEventListeners",
+        "/v1.6/General/getRegisteredEventListeners",
+        "/V1.6/GENERAL/GETREGISTEREDEVENTLISTENERS",
     ):
         response = sim.get(path)
         assert response.status_code == 200, path
@@ -81,6 +89,8 @@ def test_every_spelling_of_the_approval_route_applies_the_approval(sim: Sim) -> 
         "/current/integrations/UpdateCustomerPromotionStatus",
         "/Integrations/UpdateCustomerPromotionStatus",
         "/integrations/updatecustomerpromotionstatus",
+        "/v3.0/integrations/UpdateCustomerPromotionStatus",
+        "/v1.6/Integrations/updateCustomerPromotionStatus",
     ]
     validate(sim, [cid(i) for i in range(len(paths))], SCHEDULED, "WELCOME50")
     for i, path in enumerate(paths):
@@ -231,24 +241,77 @@ def test_unknown_core_function_is_405_method_not_allowed(sim: Sim) -> None:
         ("GET", "/General/NoSuchFunction"),
         ("GET", "/current/customers"),
         ("GET", "/current/customers/GetProcessedCampaignCustomers/extra"),
+        ("GET", "/v3.0/general/NoSuchFunction"),
+        ("GET", "/v1.6/customers"),
+        ("GET", "/v1.6/promotions"),  # a version base is core, even when it starts `/v1`
+        ("POST", "/V1.6/general/login/extra"),
     ):
         response = sim.client.request(method, path, headers=sim.headers)
         assert response.status_code == 405, (method, path)
         assert response.json() == "Method Not Allowed", (method, path)
+        # No method is served there, so the list is empty (docs/decisions.md)
+        assert response.headers["allow"] == "", (method, path)
 
 
-def test_wrong_method_on_a_known_function_is_405(sim: Sim) -> None:
-    for method, path in (
-        ("GET", REGISTER),
-        ("PUT", REGISTER),
-        ("POST", "/current/customers/GetProcessedCampaignCustomers"),
-        ("GET", "/current/integrations/UpdateCustomerPromotionStatus"),
-        ("DELETE", "/General/GetLastDataUpdate"),
-        ("GET", "/current/general/login"),
-    ):
-        response = sim.client.request(method, path, headers=sim.headers)
-        assert response.status_code == 405, (method, path)
+def test_v1_without_a_minor_version_is_still_promotions(sim: Sim) -> None:
+    response = sim.get("/v1/promotions/PR-WELCOME")
+    assert response.status_code == 200
+    assert response.json()["id"] == "PR-WELCOME"
+    envelope(sim.get("/v1/general/GetLastDataUpdate"), 404, "not_found")
+
+
+def allowed(response: Any) -> set[str]:
+    return {m.strip() for m in response.headers["allow"].split(",") if m.strip()}
+
+
+WRONG_METHODS = [
+    # core: every spelling, answered with the core string body
+    ("GET", REGISTER, {"POST"}),
+    ("PUT", REGISTER, {"POST"}),
+    ("POST", "/current/customers/GetProcessedCampaignCustomers", {"GET"}),
+    ("DELETE", "/v1.6/customers/GetCampaignCustomers", {"GET"}),
+    ("GET", "/current/integrations/UpdateCustomerPromotionStatus", {"POST"}),
+    ("DELETE", "/General/GetLastDataUpdate", {"GET"}),
+    ("PUT", "/current/general/login", {"GET", "POST"}),
+    ("DELETE", "/v3.0/General/Login", {"GET", "POST"}),
+    ("PATCH", "/current/integrations/AddPromotions", {"POST"}),
+    # CE v2
+    ("GET", "/conditional-execution/v2/triggered/approval", {"POST"}),
+    ("PATCH", "/conditional-execution/v2/triggered/webhooks/", {"GET", "POST", "DELETE"}),
+    # Promotions
+    ("DELETE", "/v1/promotions", {"GET", "POST"}),
+    ("POST", "/v1/promotions/PR-WELCOME", {"GET", "DELETE"}),
+    ("GET", "/v1/promotions/PR-WELCOME/activate", {"PATCH"}),
+    ("GET", "/v1/promocodes/WELCOME50/validateCustomers", {"POST"}),
+    # control API
+    ("DELETE", "/_sim/clock", {"GET", "PUT"}),
+    ("POST", "/_sim/faults", {"GET", "PUT", "DELETE"}),
+    ("POST", "/_sim/journal", {"GET", "PUT", "DELETE"}),
+    ("GET", "/_sim/reset", {"POST"}),
+    ("PUT", f"/_sim/campaigns/{SCHEDULED}", {"GET"}),
+    ("DELETE", "/_sim/health", {"GET"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "methods"), WRONG_METHODS)
+def test_wrong_method_is_405_with_allow_listing_every_method_of_the_path(
+    sim: Sim, method: str, path: str, methods: set[str]
+) -> None:
+    response = sim.client.request(method, path, headers=sim.headers)
+    assert response.status_code == 405, (method, path, response.text)
+    assert allowed(response) == methods, response.headers.get("allow")
+    if path.startswith(("/_sim", "/v1/", "/conditional")):
+        envelope(response, 405, "method_not_allowed")
+    else:
         assert response.json() == "Method Not Allowed", (method, path)
+
+
+def test_every_method_allow_names_is_served(sim: Sim) -> None:
+    """The header names exactly what the path serves: none of its methods is a 405."""
+    for method, path, _ in WRONG_METHODS:
+        for other in allowed(sim.client.request(method, path, headers=sim.headers)):
+            answer = sim.client.request(other, path, headers=sim.headers)
+            assert answer.status_code != 405, (other, path)
 
 
 # -- writes answer exactly 200 with an empty body --------------------------------------------------
@@ -454,93 +517,6 @@ def test_integrations_key_runs_the_integration_flow(sim: Sim) -> None:
     assert integrations.validate_customers([cid(1)]).status_code == 200
     assert integrations.update_customer_promotion_status({cid(1): True}).status_code == 200
     assert integrations.get("/v1/promotions/PR-WELCOME").status_code == 200
-
-
-# -- legacy login ----------------------------------------------------------------------------------
-class Wall:
-    """A controllable wall clock (seconds since the epoch)."""
-
-    def __init__(self) -> None:
-        self.now = 1_795_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def login(sim: Sim, username: str = "demo", password: str = "demo") -> Any:
-    return sim.client.post(
-        "/current/general/login", json={"Username": username, "Password": password}
-    )
-
-
-def test_login_returns_the_token_as_a_json_string(sim: Sim) -> None:
-    response = login(sim)
-    assert response.status_code == 200
-    assert response.text.startswith('"')
-    token = response.json()
-    assert isinstance(token, str) and len(token) >= 16
-    assert login(sim).json() != token
-
-
-@pytest.mark.parametrize(("username", "password"), [("demo", "wrong"), ("nobody", "demo")])
-def test_login_with_bad_credentials_is_401(sim: Sim, username: str, password: str) -> None:
-    core_error(login(sim, username, password), 401)
-
-
-def test_login_on_other_spellings(sim: Sim) -> None:
-    response = sim.client.post("/General/Login", json={"Username": "demo", "Password": "demo"})
-    assert response.status_code == 200
-    assert isinstance(response.json(), str)
-
-
-def test_authorization_token_authenticates_core_and_promotions_calls(sim: Sim) -> None:
-    token = login(sim).json()
-    headers = {"Authorization-Token": token}
-    response = sim.client.get("/current/general/GetLastDataUpdate", headers=headers)
-    assert response.status_code == 200
-    assert sim.client.get("/v1/promotions/PR-WELCOME", headers=headers).status_code == 200
-
-
-def test_unknown_authorization_token_is_401(sim: Sim) -> None:
-    headers = {"Authorization-Token": "not-a-token"}
-    core_error(sim.client.get("/current/general/GetLastDataUpdate", headers=headers), 401)
-
-
-def test_token_expires_20_minutes_after_its_last_use(make_sim: Callable[..., Sim]) -> None:
-    wall = Wall()
-    sim = make_sim(wall=wall)
-    token = login(sim).json()
-    headers = {"Authorization-Token": token}
-
-    def use() -> Any:
-        return sim.client.get("/current/general/GetLastDataUpdate", headers=headers)
-
-    wall.now += 19 * 60
-    assert use().status_code == 200
-    wall.now += 19 * 60  # 38 minutes after login, 19 after the last use
-    assert use().status_code == 200
-    wall.now += 20 * 60  # exactly 20 minutes: still valid
-    assert use().status_code == 200
-    wall.now += 20 * 60 + 1
-    response = use()
-    assert response.status_code == 403
-    assert response.json() == "Authorization-Token Expired"
-    assert use().status_code == 403  # a refused use does not revive it
-
-
-def test_expired_token_can_be_replaced_by_logging_in_again(make_sim: Callable[..., Sim]) -> None:
-    wall = Wall()
-    sim = make_sim(wall=wall)
-    old = login(sim).json()
-    wall.now += 3600
-    fresh = login(sim).json()
-    get = sim.client.get
-    assert (
-        get("/General/GetLastDataUpdate", headers={"Authorization-Token": old}).status_code == 403
-    )
-    assert (
-        get("/General/GetLastDataUpdate", headers={"Authorization-Token": fresh}).status_code == 200
-    )
 
 
 # -- tenant isolation ------------------------------------------------------------------------------
