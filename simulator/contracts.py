@@ -320,7 +320,17 @@ def _json(schema: JSON, description: str) -> JSON:
 
 EMPTY_OK: JSON = {"description": "Done; the body is empty (success is exactly 200)"}
 # 2xx answers the routes document as "any JSON": their real shape.
+TOKEN: JSON = _json(
+    {
+        "type": "string",
+        "format": "uuid",
+        "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    },
+    "The token for `Authorization-Token`: a GUID, as a JSON string",
+)
 SUCCESS: dict[str, tuple[str, JSON]] = {
+    "login": ("200", TOKEN),
+    "login_by_get": ("200", TOKEN),
     "get_last_data_update": ("200", _json(_ref("LastDataUpdate"), "Today on the tenant clock")),
     "register_event_listener": ("200", EMPTY_OK),
     "unregister_event_listener": ("200", EMPTY_OK),
@@ -559,7 +569,8 @@ def _refine(schemas: JSON) -> None:
     )
 
 
-NO_AUTH = frozenset({"login", "health"})
+LOGINS = frozenset({"login", "login_by_get"})
+NO_AUTH = LOGINS | {"health"}
 STRING_STATUSES = ("400", "401", "403", "404", "405", "413")
 ERROR_TEXT = {
     "400": "Invalid input; the message names the field",
@@ -580,6 +591,25 @@ RETRY_AFTER = {
 }
 
 
+LOGIN_429 = (
+    'A login too soon (wire-contract §2, "Login limits"): the user holds an unexpired token '
+    "(`Retry-After`: seconds until it expires), or logged in less than a second ago "
+    "(`Retry-After: 1`). Off when the simulator runs with `SIM_LOGIN_LIMITS=false`."
+)
+EXPIRED_TEXT = {
+    "type": "string",
+    "enum": ["Authorization-Token Expired"],
+    "description": "An expired `Authorization-Token`: plain text, no JSON quotes",
+}
+ALLOW = {
+    "Allow": {
+        "description": "Every method this path serves (empty for an unknown core function)",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
+
 def operation_ref(document: str, path: str, method: str) -> str:
     """A link's `operationRef` to an operation of another contract document."""
     pointer = path.replace("~", "~0").replace("/", "~1")
@@ -592,6 +622,7 @@ PROMOTION = {"promotionId": "PR-WELCOME"}
 SCHEDULED = {"campaignId": 48213}
 EXAMPLES: dict[str, tuple[JSON, Any]] = {
     "login": ({}, {"Username": "demo", "Password": "demo"}),
+    "login_by_get": ({"username": "demo", "password": "demo"}, None),
     "register_event_listener": (
         {},
         {"EventTypeID": 5, "ListenerURL": "http://127.0.0.1:9000/optimove/scheduled"},
@@ -815,7 +846,9 @@ def _document(schema: JSON) -> None:
         if "requestBody" in op:
             _add_error(responses, "400", core)
             _add_error(responses, "413", core)
-        if core and op_id != "login":
+        if op_id in LOGINS:
+            responses["429"] = {"description": LOGIN_429}
+        if core and op_id not in LOGINS:
             _add_error(responses, "405", core)
         for status, response in responses.items():
             if status[0] in "45":
@@ -852,11 +885,16 @@ def _add_error(responses: JSON, status: str, core: bool) -> None:
 
 
 def _error_body(response: JSON, status: str, core: bool) -> None:
-    """Core 400/401/403/404/405/413 carry a JSON string, everything else the envelope."""
+    """Core 400/401/403/404/405/413 carry a JSON string, everything else the envelope; a
+    core 403 may also be the plain-text expiry; 405 lists the path's methods in `Allow`."""
     schema = CORE_TEXT if core and status in STRING_STATUSES else ENVELOPE
     response["content"] = {"application/json": {"schema": copy.deepcopy(schema)}}
+    if core and status == "403":
+        response["content"]["text/plain"] = {"schema": copy.deepcopy(EXPIRED_TEXT)}
     if status == "429":
         response["headers"] = copy.deepcopy(RETRY_AFTER)
+    if status == "405":
+        response["headers"] = copy.deepcopy(ALLOW)
 
 
 def split(schema: JSON) -> dict[str, JSON]:

@@ -41,3 +41,20 @@ def test_optisim_demo_runs_both_flows_and_exits_zero(tmp_path: Path) -> None:
     # the only violation is the one the demo makes on purpose
     assert scheduled["violations"] == {"duplicate_approval": 1}
     assert triggered["violations"] == {}
+
+
+def test_the_demo_and_the_reference_client_never_log_in() -> None:
+    """They authenticate with API keys only, so the login limits (429 on a login too soon,
+    wire-contract §2) can never refuse them. The end-to-end client test records the
+    client's traffic and checks the same at run time."""
+    root = Path(__file__).resolve().parents[1]
+    sources = [
+        *(root / "reference_client").rglob("*.py"),
+        root / "simulator" / "demo.py",
+        *(root / "loadtests").rglob("*.py"),
+    ]
+    assert len(sources) > 10
+    for source in sources:
+        text = source.read_text("utf-8").lower()
+        for needle in ("general/login", "/login", "authorization-token"):
+            assert needle not in text, f"{source.relative_to(root)} mentions {needle!r}"

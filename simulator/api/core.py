@@ -150,7 +150,7 @@ LOGIN_PARAMS = [
         "in": "query",
         "required": True,
         "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-        "description": "Any case (`username`, `UserName`)",
+        "description": f"Matched in any case (`{name}`, `{name.upper()}`, `{name.title()}`)",
     }
     for name in ("username", "password")
 ]

@@ -93,3 +93,24 @@ def test_deep_query_strings_and_headers_do_not_recurse(any_lane: Sim) -> None:
         query = {"CampaignID": deep, "$top": deep, "after": deep, "dryRun": deep, deep: deep}
         response = any_lane.client.request(method, path, params=query, headers=headers)
         assert response.status_code < 500, (method, path, response.text)
+
+
+@pytest.mark.parametrize("shape", [deep_list, deep_object], ids=["list", "object"])
+def test_the_express_lane_answers_deep_bodies_byte_for_byte_as_fastapi(
+    make_sim: Callable[..., Sim], shape: Callable[[int], bytes]
+) -> None:
+    express = make_sim(settings=SimSettings(express=True))
+    plain = make_sim(settings=SimSettings(express=False))
+    headers = {**express.headers, "Content-Type": "application/json"}
+    for path in (
+        "/conditional-execution/v2/triggered/approval",
+        "/v1/promocodes/WELCOME50/validateCustomers",
+    ):
+        for depth in (DEPTH, 900, 300):
+            a, b = (
+                sim.client.post(path, content=shape(depth), headers=headers)
+                for sim in (express, plain)
+            )
+            assert (a.status_code, a.content) == (b.status_code, b.content), (path, depth)
+            assert a.headers.get("content-type") == b.headers.get("content-type")
+            assert a.status_code == 400, (path, depth, a.text)

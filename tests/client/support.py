@@ -139,6 +139,21 @@ def client_config(base_url: str = "http://optimove.test", **overrides: Any) -> C
     return ClientConfig(**values)
 
 
+class RecordingTransport(httpx.AsyncHTTPTransport):
+    """A real HTTP transport that records every exchange: (method, path, status, whether
+    the request carried a legacy `Authorization-Token`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exchanges: list[tuple[str, str, int, bool]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        token = "authorization-token" in request.headers
+        self.exchanges.append((request.method, request.url.path, response.status_code, token))
+        return response
+
+
 class LossyTransport(httpx.AsyncHTTPTransport):
     """A real HTTP transport whose network "loses" some responses: for the calls numbered
     in `lose` (1-based, counted per path fragment) the request reaches the server and is

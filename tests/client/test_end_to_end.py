@@ -27,6 +27,7 @@ from simulator.settings import SimSettings
 from tests.client.support import (
     ADMIN,
     LossyTransport,
+    RecordingTransport,
     ThreadServer,
     client_config,
     eventually,
@@ -89,9 +90,10 @@ def credited(wallet: MemoryWallet | SqliteWallet) -> int:
 
 def test_demo_campaigns_end_to_end_match_the_simulator_audit(simulator: ThreadServer) -> None:
     wallet = MemoryWallet()
+    recorded = RecordingTransport()
 
     async def scenario() -> None:
-        async with world(simulator.url, wallet) as w:
+        async with world(simulator.url, wallet, transport=recorded) as w:
             await w.ok("POST", f"/_sim/campaigns/{SCHEDULED}/execute")
             await w.ok("POST", f"/_sim/campaigns/{TRIGGERED}/events", json={"count": 50})
             summaries = w.integrator.summaries
@@ -140,6 +142,16 @@ def test_demo_campaigns_end_to_end_match_the_simulator_audit(simulator: ThreadSe
             assert credited(wallet) == usage["budgetCommitted"] + deposit["budgetCommitted"]
 
     asyncio.run(scenario())
+    # The client authenticates with its API key only: it never logs in, so the login limits
+    # (429 on a login too soon, wire-contract §2) can never refuse it; the demo runs these
+    # same flows (simulator/demo.py).
+    paths = {path.rsplit("/", 1)[-1] for _, path, *_ in recorded.exchanges}
+    assert {"RegisterEventListener", "GetProcessedCampaignCustomers", "validateCustomers"} <= paths
+    assert {"UpdateCustomerPromotionStatus", "approval", "redemptions"} <= paths
+    logins = [e for e in recorded.exchanges if e[1].lower().rstrip("/").endswith("/login")]
+    assert logins == []
+    assert not any(token for *_, token in recorded.exchanges)
+    assert not [e for e in recorded.exchanges if e[2] == 429]
 
 
 def test_lost_responses_and_injected_faults_are_reconciled_exactly(
