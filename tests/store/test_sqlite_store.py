@@ -4,6 +4,7 @@ store objects (standing in for server processes) on one file never lose an updat
 from __future__ import annotations
 
 import gc
+import json
 import sqlite3
 import threading
 from dataclasses import replace
@@ -295,3 +296,22 @@ def test_close_while_other_threads_keep_calling_is_safe(tmp_path: Path) -> None:
     with store.transaction(TID) as tx:
         assert tx.period_count("PR-1", "D1") > 0
     store.close()
+
+
+def test_a_tenant_written_before_the_login_limits_reads_with_no_logins(tmp_path: Path) -> None:
+    """Files from before rev 2 have no `logins` in the tenant record: nobody logged in."""
+    path = tmp_path / "old.sqlite"
+    store = SqliteStore(path)
+    create(store)
+    store.close()
+    with sqlite3.connect(path) as conn:
+        (raw,) = conn.execute("SELECT data FROM tenants WHERE id = ?", (TID,)).fetchone()
+        old = json.loads(raw)
+        del old["logins"]
+        conn.execute("UPDATE tenants SET data = ? WHERE id = ?", (json.dumps(old), TID))
+    reopened = SqliteStore(path)
+    with reopened.transaction(TID) as tx:
+        tenant = tx.tenant()
+    assert tenant is not None and tenant.logins == {}
+    assert tenant.users["demo"] == ("pw", "admin")
+    reopened.close()

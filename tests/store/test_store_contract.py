@@ -73,6 +73,7 @@ def a_tenant(tenant_id: str = TID, **changes: object) -> Tenant:
         ce_webhook=CeWebhook("wh_1", "http://127.0.0.1:9000/ce", T0, "s3cret"),
         users={"demo": ("pw", "admin"), "ops": ("pw2", "integrations")},
         legacy_promotions={"OLD1": "Old promo"},
+        logins={"demo": ("0f8fad5b-d9cb-469f-a165-70867728950e", 1_795_000_000.25)},
     )
     return replace(tenant, **changes)  # type: ignore[arg-type]
 
@@ -260,6 +261,7 @@ def test_tenant_round_trips_with_every_field(store: Store) -> None:
     assert got is not None
     assert got.users["demo"] == ("pw", "admin")
     assert isinstance(got.users["demo"], tuple)
+    assert isinstance(got.logins["demo"], tuple)
     assert got.created_at.utcoffset() == timedelta(0)
     assert got.clock.manual_now == T0 + timedelta(hours=1)
 
