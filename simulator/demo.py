@@ -38,6 +38,7 @@ from reference_client.loop import run as run_loop
 from simulator.server_process import (
     ADMIN,
     INTEGRATIONS,
+    PLAIN,
     SCHEDULED,
     TRIGGERED,
     SimulatorProcess,
@@ -164,16 +165,19 @@ async def _flows(
         f"{options.events:,} triggered events at {options.rate:,.0f}/s"
     )
     flows_started = time.perf_counter()
-    (await admin.post(f"/_sim/campaigns/{SCHEDULED}/execute")).raise_for_status()
+    for campaign_id in (SCHEDULED, PLAIN):
+        (await admin.post(f"/_sim/campaigns/{campaign_id}/execute")).raise_for_status()
     if options.events:
         body = {"count": options.events, "rate": options.rate}
         (await admin.post(f"/_sim/campaigns/{TRIGGERED}/events", json=body)).raise_for_status()
 
     async def flows_done() -> bool:
         summaries = integrator.summaries()
-        scheduled = summaries.get(SCHEDULED)
         triggered = summaries.get(TRIGGERED)
-        done = scheduled is not None and scheduled.finished_at is not None
+        done = all(
+            (s := summaries.get(cid)) is not None and s.finished_at is not None
+            for cid in (SCHEDULED, PLAIN)
+        )
         events = triggered.events_processed if triggered is not None else 0
         return done and events >= options.events
 
@@ -233,7 +237,7 @@ async def _demonstrate(
 
 async def _collect(admin: httpx.AsyncClient) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for cid in (SCHEDULED, TRIGGERED):
+    for cid in (SCHEDULED, PLAIN, TRIGGERED):
         out[str(cid)] = (await admin.get(f"/_sim/campaigns/{cid}/report")).json()
     out["promotions"] = {p["id"]: p["usage"] for p in (await admin.get("/v1/promotions")).json()}
     out["webhooks"] = {
@@ -256,7 +260,7 @@ def _check(
 ) -> list[str]:
     problems = []
     violations: dict[str, int] = {}
-    for cid in (SCHEDULED, TRIGGERED):
+    for cid in (SCHEDULED, PLAIN, TRIGGERED):
         for code, n in report[str(cid)]["violations"].items():
             violations[code] = violations.get(code, 0) + n
     unexpected = {
@@ -266,11 +270,10 @@ def _check(
     }
     if unexpected:
         problems.append(f"protocol violations in the audit: {unexpected}")
-    sched = report[str(SCHEDULED)]
-    if sched["approved"] != summaries[SCHEDULED].approved:
-        problems.append(
-            f"approved: simulator {sched['approved']} vs client {summaries[SCHEDULED].approved}"
-        )
+    for cid in (SCHEDULED, PLAIN):
+        ours, theirs = report[str(cid)]["approved"], summaries[cid].approved
+        if ours != theirs or not ours:
+            problems.append(f"campaign {cid} approved: simulator {ours} vs client {theirs}")
     refused = report["demonstrated"]["duplicateApproval"]
     if refused.get("error") != "duplicate_approval" or not refused.get("budgetUnchanged"):
         problems.append(f"the repeated approval was not refused cleanly: {refused}")
@@ -286,30 +289,38 @@ def _print(
     summaries: dict[int, CampaignSummary],
     problems: list[str],
 ) -> None:
-    sched, trig = report[str(SCHEDULED)], report[str(TRIGGERED)]
-    cs, ct = summaries.get(SCHEDULED), summaries.get(TRIGGERED)
+    sched, plain, trig = (report[str(c)] for c in (SCHEDULED, PLAIN, TRIGGERED))
+    cs, cp, ct = (summaries.get(c) for c in (SCHEDULED, PLAIN, TRIGGERED))
     table = Table(title="Campaigns", show_lines=False)
     table.add_column("")
     table.add_column(f"{SCHEDULED} scheduled", justify="right")
+    table.add_column(f"{PLAIN} scheduled, no Promotions", justify="right")
     table.add_column(f"{TRIGGERED} triggered", justify="right")
 
-    def row(name: str, a: Any, b: Any = "") -> None:
-        table.add_row(name, str(a), str(b))
+    def row(name: str, a: Any, p: Any, b: Any = "") -> None:
+        table.add_row(name, str(a), str(p), str(b))
 
-    row("targeted / events", f"{sched['targeted']:,}", f"{trig['eventsEmitted']:,}")
-    row("fetched", f"{sched['fetched']:,}", "")
-    if cs is not None:
-        row("scrubbed (client rules)", _fmt(cs.scrubbed_by_rule), "")
-    row("validated (valid)", f"{sched['validated']:,}", f"{trig['validated']:,}")
-    row("ineligible by reason", _fmt(sched["invalid"]), _fmt(trig["invalid"]))
-    row("approved", f"{sched['approved']:,}", f"{trig['approved']:,}")
-    row("released", f"{sched['released']:,}", f"{trig['released']:,}")
-    row("redeemed", f"{sched['redeemed']:,}", f"{trig['redeemed']:,}")
-    row("sent at clearance", f"{sched['sent']:,}", "")
-    if cs is not None and ct is not None:
-        row("rewards by tier", _fmt(cs.rewards_by_tier), _fmt(ct.rewards_by_tier))
-        row("webhook duplicates skipped", cs.duplicates_skipped, ct.duplicates_skipped)
-        row("HTTP retries (client)", cs.retries, ct.retries)
+    def each(key: str) -> tuple[str, str]:
+        return f"{sched[key]:,}", f"{plain[key]:,}"
+
+    row("targeted / events", *each("targeted"), f"{trig['eventsEmitted']:,}")
+    row("fetched", *each("fetched"), "")
+    if cs is not None and cp is not None:
+        row("scrubbed (client rules)", _fmt(cs.scrubbed_by_rule), _fmt(cp.scrubbed_by_rule))
+    row("validated (valid)", *each("validated"), f"{trig['validated']:,}")
+    row(
+        "ineligible by reason",
+        _fmt(sched["invalid"]),
+        _fmt(plain["invalid"]),
+        _fmt(trig["invalid"]),
+    )
+    for key in ("approved", "released", "redeemed"):
+        row(key, *each(key), f"{trig[key]:,}")
+    row("sent at clearance", *each("sent"), "")
+    if cs is not None and cp is not None and ct is not None:
+        row("rewards by tier", *(_fmt(c.rewards_by_tier) for c in (cs, cp, ct)))
+        row("webhook duplicates skipped", *(c.duplicates_skipped for c in (cs, cp, ct)))
+        row("HTTP retries (client)", *(c.retries for c in (cs, cp, ct)))
     console.print(table)
 
     usage = Table(title="Budget and audience (simulator ledger)")

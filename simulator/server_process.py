@@ -22,8 +22,9 @@ import yaml
 
 from simulator.scenario import builtin_scenario
 
-# The demo world's fixed names (simulator/scenarios/demo.yaml).
-SCHEDULED, TRIGGERED = 48213, 7001
+# The demo world's fixed names (simulator/scenarios/demo.yaml). PLAIN's promo code has no
+# Promotions promotion: its customers are approved without validation (wire-contract §2.1).
+SCHEDULED, TRIGGERED, PLAIN = 48213, 7001, 48215
 ADMIN = "demo-admin-key"
 INTEGRATIONS = "demo-integrations-key"
 

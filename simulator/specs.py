@@ -273,6 +273,14 @@ class TenantSpec(Spec):
     webhookSecret: Secret | None = None
 
 
+class PromoCodeSpec(Spec):
+    """A promo code added with `integrations/AddPromotions`, with no Promotions promotion
+    behind it: campaigns on it approve customers without validation (wire-contract §2.1)."""
+
+    promoCode: Id
+    promotionName: Text = ""
+
+
 class FaultsSpec(Spec):
     """Fault rules armed when the scenario loads (see `simulator.faults.FaultRule`)."""
 
@@ -287,17 +295,21 @@ class Scenario(Spec):
     clock: ClockSpec = ClockSpec()
     population: PopulationSpecModel = PopulationSpecModel()
     promotions: Annotated[list[ScenarioPromotion], Field(max_length=1000)] = []
+    promoCodes: Annotated[list[PromoCodeSpec], Field(max_length=1000)] = Field(
+        [], description="Codes as if added with AddPromotions (no Promotions promotion)"
+    )
     campaigns: Annotated[list[CampaignCreate], Field(max_length=1000)] = []
     faults: FaultsSpec | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
         codes = {code for p in self.promotions for code in p.promocodes}
+        codes |= {c.promoCode for c in self.promoCodes}
         for i, campaign in enumerate(self.campaigns):
             if campaign.promoCode not in codes:
                 raise ValueError(
                     f"campaigns[{i}].promoCode {campaign.promoCode!r} is not a promocode "
-                    "of any promotion in this scenario"
+                    "of any promotion nor in promoCodes of this scenario"
                 )
         ids = [c.id for c in self.campaigns]
         if len(ids) != len(set(ids)):

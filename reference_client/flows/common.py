@@ -10,7 +10,7 @@ from typing import Literal
 
 from reference_client.config import ClientConfig
 from reference_client.flows.coalesce import ValidationCoalescer
-from reference_client.http import OptimoveApi, PromotionsApi
+from reference_client.http import ApiError, OptimoveApi, PromotionsApi
 from reference_client.models import Allocation
 from reference_client.platform.journal import Journal
 from reference_client.platform.wallet import Wallet
@@ -20,6 +20,8 @@ from reference_client.summary import CampaignSummary
 
 LOG = logging.getLogger("reference_client.flows")
 Kind = Literal["scheduled", "triggered"]
+# The tier under which rewards of campaigns without a Promotions promotion are counted.
+OWN_REWARD = "own reward"
 
 
 def utcnow() -> datetime:
@@ -40,9 +42,32 @@ class FlowContext:
     summary: Callable[[int, Kind], CampaignSummary]
     is_cancelled: Callable[[int], bool]
     triggered_validations: ValidationCoalescer
+    # Promo codes validateCustomers said have no Promotions promotion (see
+    # `promotion_missing`): their customers are approved without validation.
+    without_promotion: set[str] = field(default_factory=set)
     show_progress: bool = False
     progress_threshold: int = 50_000
     clock: Callable[[], datetime] = field(default=utcnow)
+
+
+def promotion_missing(exc: BaseException) -> bool:
+    """Whether validateCustomers answered that no Promotions promotion is behind the promo
+    code: 404 `unknown_promocode`.
+
+    Such a campaign runs Optimove's plain Conditional Execution Bonus Flow: its code was
+    added with `integrations/AddPromotions`, the reward is the platform's own, and Optimove
+    approves its customers without any validation (wire-contract §2.1, rev 2). The flows
+    learn it from the first validation of the code, remember it (`without_promotion`) and
+    skip validation for that code from then on. Asking Promotions is the one signal that
+    cannot go stale: a code may be in GetPromotions *and* behind a Promotions promotion.
+    """
+    return isinstance(exc, ApiError) and exc.status == 404 and exc.code == "unknown_promocode"
+
+
+def own_reward(customer_id: str, event_id: str | None = None) -> Allocation:
+    """A customer of a campaign without a Promotions promotion: nothing reserved, no
+    effects; the platform grants its own reward (see `activate`)."""
+    return Allocation(customer_id, "", (), event_id)
 
 
 def activate(wallet: Wallet, allocation: Allocation, summary: CampaignSummary) -> bool:
@@ -51,7 +76,15 @@ def activate(wallet: Wallet, allocation: Allocation, summary: CampaignSummary) -
     True when each reward was credited (or had been, under the same allocation id); False
     when the platform refused one or failed, in which case the customer must be released
     rather than approved. Activated rewards are counted per tier.
+
+    Without effects (a campaign without a Promotions promotion, `own_reward`), the reward
+    is the platform's own: this reference platform has none to credit, so it only counts
+    the customer under `OWN_REWARD`; yours credits the bonus its own rules name here.
     """
+    if not allocation.effects:
+        summary.reward(OWN_REWARD)
+        summary.activated += 1
+        return True
     credited: list[tuple[str, int, int]] = []
     for effect in allocation.effects:
         key = effect.get("allocationId")

@@ -7,7 +7,9 @@ Business rules, in order, all before `ClearanceRequiredBy`:
    default).
 2. Scrub with the rules; nobody scrubbed is validated, so nothing is reserved for them.
 3. Validate the kept customers in batches of `validate_batch` (≤ 1000), at most
-   `concurrency` calls at once; a valid result reserves the reward.
+   `concurrency` calls at once; a valid result reserves the reward. A promo code with no
+   Promotions promotion behind it (404 `unknown_promocode`, `promotion_missing`) is not
+   validated: its customers go on to activation and approval as they are.
 4. Activate each valid reward on the wallet (keyed by allocationId: never twice).
 5. Approve activated customers (`Status: true`) in batches of ≤ `approve_batch`; release
    (`Status: false`) those validated but not activated, so their reservation frees up.
@@ -30,7 +32,13 @@ from datetime import datetime
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from reference_client.flows.approvals import Approvals, Decision
-from reference_client.flows.common import LOG, FlowContext, activate
+from reference_client.flows.common import (
+    LOG,
+    FlowContext,
+    activate,
+    own_reward,
+    promotion_missing,
+)
 from reference_client.http import ApiError, ApiTransportError
 from reference_client.models import Allocation, CampaignCustomerRow, Customer, ScheduledEvent
 from reference_client.scrubbing import ScrubContext, required_attributes, scrub
@@ -200,6 +208,8 @@ class _ScheduledRun:
     async def _validate_batch(
         self, promocode: str, action_id: int | None, customers: list[Customer]
     ) -> list[Allocation]:
+        if promocode in self.ctx.without_promotion:
+            return [own_reward(c.customer_id) for c in customers]
         async with self.limit:
             if self.stopping():
                 return []
@@ -212,6 +222,12 @@ class _ScheduledRun:
                     action_id=action_id,
                 )
             except (ApiError, ApiTransportError) as exc:
+                if promotion_missing(exc):
+                    self.ctx.without_promotion.add(promocode)
+                    LOG.info(
+                        "promo code %s has no Promotions promotion: approving as is", promocode
+                    )
+                    return [own_reward(c.customer_id) for c in customers]
                 # No answer: any reservation made is released at clearance by Optimove.
                 code = exc.code if isinstance(exc, ApiError) else "unavailable"
                 self.s.error(f"validate_{code}", len(customers))

@@ -6,6 +6,8 @@ Business rules:
    where `session` is the webhook's `context` (tier conditions read `session.*`,
    wire-contract §5), with `campaignType: "triggered"`. Concurrent events of the same
    promo code share a call (`flows/coalesce.py`); each context is judged on its own.
+   A promo code with no Promotions promotion (404 `unknown_promocode`) is not validated
+   (then or ever after): the event goes on to activation and approval as it is.
 2. Not valid → nothing is credited and nothing was reserved, so there is nothing to
    approve or release: the reason is recorded.
 3. Valid → activate the reward on the wallet (keyed by allocationId: never twice).
@@ -19,7 +21,14 @@ cancelled campaign are skipped.
 
 from __future__ import annotations
 
-from reference_client.flows.common import LOG, FlowContext, activate, redemption_items
+from reference_client.flows.common import (
+    LOG,
+    FlowContext,
+    activate,
+    own_reward,
+    promotion_missing,
+    redemption_items,
+)
 from reference_client.http import ApiError, ApiTransportError
 from reference_client.models import Allocation, TriggeredEvent
 from reference_client.platform.journal import Approved
@@ -55,25 +64,14 @@ async def _run(ctx: FlowContext, event: TriggeredEvent, s: CampaignSummary) -> N
         LOG.error("triggered event without a promo code", extra=log)
         return
     s.targeted += 1
-    with s.timed("validate"):
-        try:
-            promotion_id, result = await ctx.triggered_validations.validate(
-                event.campaign.action.promo_codes[0],
-                campaign_id,
-                event.campaign.action.id,
-                {"customerId": customer_id, "eventId": event.eventId, "session": event.context},
-            )
-        except (ApiError, ApiTransportError) as exc:
-            s.error(f"validate_{exc.code if isinstance(exc, ApiError) else 'unavailable'}")
-            LOG.error("validating event failed: %s", exc, extra=log)
-            return
-    if result is None or not result["valid"]:
-        reason = (result.get("reason") or "unknown") if result is not None else "no_result"
-        s.count(s.ineligible_by_reason, reason)
+    promocode = event.campaign.action.promo_codes[0]
+    allocation = (
+        own_reward(customer_id, event.eventId)
+        if promocode in ctx.without_promotion
+        else await _validate(ctx, event, promocode, s, log)
+    )
+    if allocation is None:
         return
-    s.validated += 1
-    effects = tuple(result.get("effects", ()))
-    allocation = Allocation(customer_id, promotion_id, effects, event.eventId)
     with s.timed("activate"):
         ok = activate(ctx.wallet, allocation, s)
     with s.timed("approve"):
@@ -101,3 +99,36 @@ async def _run(ctx: FlowContext, event: TriggeredEvent, s: CampaignSummary) -> N
     )
     with s.timed("redeem"):
         await ctx.redemptions.add(redemption_items(campaign_id, allocation, ctx.clock()))
+
+
+async def _validate(
+    ctx: FlowContext,
+    event: TriggeredEvent,
+    promocode: str,
+    s: CampaignSummary,
+    log: dict[str, object],
+) -> Allocation | None:
+    """Step 1: the event's reward, or None when there is nothing to activate."""
+    customer_id = event.user.user_id
+    with s.timed("validate"):
+        try:
+            promotion_id, result = await ctx.triggered_validations.validate(
+                promocode,
+                event.campaign.id,
+                event.campaign.action.id,
+                {"customerId": customer_id, "eventId": event.eventId, "session": event.context},
+            )
+        except (ApiError, ApiTransportError) as exc:
+            if promotion_missing(exc):
+                ctx.without_promotion.add(promocode)
+                return own_reward(customer_id, event.eventId)
+            s.error(f"validate_{exc.code if isinstance(exc, ApiError) else 'unavailable'}")
+            LOG.error("validating event failed: %s", exc, extra=log)
+            return None
+    if result is None or not result["valid"]:
+        reason = (result.get("reason") or "unknown") if result is not None else "no_result"
+        s.count(s.ineligible_by_reason, reason)
+        return None
+    s.validated += 1
+    effects = tuple(result.get("effects", ()))
+    return Allocation(customer_id, promotion_id, effects, event.eventId)

@@ -4,6 +4,13 @@ Real API (optimove-api-facts §2.6): UpdateCustomerPromotionStatus takes at most
 items, the campaign goes only to customers marked true by ClearanceRequiredBy. The real
 service is documented as accepting repeats; the simulator refuses a duplicate approval
 by default (wire-contract §2.1) because that is the integrator bug worth catching.
+
+A campaign whose promo code reaches no Promotions promotion (codes added with
+`integrations/AddPromotions` only: Optimove's plain "Conditional Execution Bonus Flow",
+optimove-api-facts "Added in turn 2") has no ledger: its approvals need no reservation and
+are recorded as *approval records*, committed allocations of no promotion and no reward, so
+duplicates, `already_approved` and the customers sent at clearance work exactly as for a
+Promotions campaign (wire-contract §2.1, rev 2).
 """
 
 from __future__ import annotations
@@ -15,10 +22,18 @@ from typing import Literal
 
 from simulator.domain import ledger
 from simulator.domain.errors import DomainError
-from simulator.domain.models import AllocationStatus, Campaign, CampaignStatus
-from simulator.domain.state import LedgerState
+from simulator.domain.models import (
+    Allocation,
+    AllocationStatus,
+    Campaign,
+    CampaignStatus,
+    Reward,
+)
+from simulator.domain.state import Ids, LedgerState
 
 DuplicateMode = Literal["reject", "ignore"]
+# The promotion id of an approval record (an approval on a campaign without a ledger).
+NO_PROMOTION = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +65,20 @@ def approve_customers(
     is_targeted: Callable[[str], bool],
     now: datetime,
     duplicates: DuplicateMode,
+    promotion_backed: bool,
+    ids: Ids,
 ) -> ApprovalOutcome:
     """UpdateCustomerPromotionStatus: all items apply, or none does.
 
     Rules:
-    - `Status: true` commits the customer's reservation for this campaign.
+    - `Status: true` commits the customer's reservation for this campaign. When the
+      campaign's promo code reaches no Promotions promotion (`promotion_backed` false) there
+      is no reservation to commit: the customer is approved by an approval record.
     - `Status: false` releases it; for a customer with no reservation it is a no-op.
     - Refused items, each listed once with the first reason that applies:
       `not_targeted` (not in the processed list), `not_validated` (true without a
-      reservation), `duplicate_approval` (already approved, or twice in this batch),
+      reservation, only where a Promotions promotion is behind the code),
+      `duplicate_approval` (already approved, or twice in this batch),
       `already_approved` (false for an approved customer).
     - Any refused item → 409 with `details.rejected`; the error code is the reason they
       share, else `approval_rejected`. With `duplicates="ignore"` a duplicate is a no-op.
@@ -75,7 +95,7 @@ def approve_customers(
     plan: list[tuple[str, bool]] = []
     ignored = len(items) - len(first)
     for customer_id, status in first.items():
-        own = _item_reason(state, campaign, customer_id, status, is_targeted)
+        own = _item_reason(state, campaign, customer_id, status, is_targeted, promotion_backed)
         ignoring = duplicates == "ignore"
         if own is None and (customer_id not in repeated or ignoring):
             plan.append((customer_id, status))  # a repeat in the batch applies once
@@ -97,7 +117,10 @@ def approve_customers(
     tallies = ledger.Tallies(state)
     for customer_id, status in plan:
         allocation = state.allocation_by_key(campaign.id, customer_id, None)
-        if allocation is None or allocation.status is not AllocationStatus.RESERVED:
+        if status and not promotion_backed and allocation is None:
+            state.put_allocation(approval_record(campaign, customer_id, None, now, ids))
+            approved += 1
+        elif allocation is None or allocation.status is not AllocationStatus.RESERVED:
             ignored += 1  # Status false without a reservation: a no-op
         elif status:
             ledger.commit(state, tallies[allocation.promotion_id], allocation)
@@ -115,13 +138,14 @@ def _item_reason(
     customer_id: str,
     status: bool,
     is_targeted: Callable[[str], bool],
+    promotion_backed: bool,
 ) -> str | None:
     """The item's own reason, before repeats within the batch are considered."""
     if not is_targeted(customer_id):
         return "not_targeted"
     allocation = state.allocation_by_key(campaign.id, customer_id, None)
     live = allocation is not None and allocation.status is not AllocationStatus.RELEASED
-    if status and not live:
+    if status and not live and promotion_backed:
         return "not_validated"
     committed = allocation is not None and allocation.status is AllocationStatus.COMMITTED
     if status and committed:
@@ -138,6 +162,9 @@ def approve_event(
     customer_id: str,
     event_id: str,
     approved: bool,
+    promotion_backed: bool,
+    now: datetime,
+    ids: Ids,
 ) -> tuple[Literal["approved", "declined"], bool]:
     """CE v2 approval of one triggered event; returns the status and whether the ledger
     changed (a decline without a reservation changes nothing).
@@ -145,7 +172,9 @@ def approve_event(
     Rules: the event must have been emitted for this customer and campaign (else 404
     `unknown_event`); `approved: true` commits the event's reservation (`not_validated`
     without one, `duplicate_approval` when already committed); `approved: false` releases
-    it, is a no-op without one, and is `already_approved` for a committed event.
+    it, is a no-op without one, and is `already_approved` for a committed event. Without a
+    Promotions promotion behind the campaign's code (`promotion_backed` false),
+    `approved: true` approves the event by an approval record instead of a reservation.
     """
     if campaign.status is CampaignStatus.CANCELLED:
         raise DomainError("campaign_cancelled", f"campaign {campaign.id} was cancelled")
@@ -161,6 +190,9 @@ def approve_event(
     if status is AllocationStatus.COMMITTED:
         code = "duplicate_approval" if approved else "already_approved"
         raise DomainError(code, f"event {event_id!r} was already approved")
+    if allocation is None and approved and not promotion_backed:
+        state.put_allocation(approval_record(campaign, customer_id, event_id, now, ids))
+        return "approved", True
     if allocation is None or status is AllocationStatus.RELEASED:
         if approved:
             raise DomainError("not_validated", f"event {event_id!r} has no reservation")
@@ -172,3 +204,23 @@ def approve_event(
         ledger.release(state, tallies[allocation.promotion_id], allocation)
     tallies.save()
     return ("approved" if approved else "declined"), True
+
+
+def approval_record(
+    campaign: Campaign, customer_id: str, event_id: str | None, now: datetime, ids: Ids
+) -> Allocation:
+    """An approval without a ledger: committed, of no promotion, with no reward. It holds
+    nothing of any budget or cap and cannot be redeemed (no promotion owns it)."""
+    return Allocation(
+        ids.next("AP"),
+        NO_PROMOTION,
+        campaign.id,
+        customer_id,
+        event_id,
+        "",
+        "",
+        Reward("amount", 0),
+        AllocationStatus.COMMITTED,
+        now,
+        (),
+    )

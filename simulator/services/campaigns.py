@@ -89,12 +89,22 @@ def create_campaign(rt: Runtime, tenant_id: str, spec: CampaignCreate) -> Campai
         return create_campaign_in(rt, tx, require_tenant(tx), spec)
 
 
+def promotion_backed(tx: Tx, campaign: Campaign) -> bool:
+    """Whether a Promotions promotion is behind the campaign's promo code (the Advanced
+    Control Flow, with a ledger) or not (a code added with AddPromotions only)."""
+    return tx.promotion_by_code(campaign.promo_code) is not None
+
+
 def create_campaign_in(rt: Runtime, tx: Tx, tenant: Tenant, spec: CampaignCreate) -> Campaign:
+    """A campaign's promo code must be known: a Promotions promotion's code, or a code
+    added with `integrations/AddPromotions` (a campaign without a ledger, §2.1)."""
     if tx.campaign(spec.id) is not None:
         raise DomainError("campaign_exists", f"campaign {spec.id} already exists")
-    if tx.promotion_by_code(spec.promoCode) is None:
+    code = spec.promoCode
+    if tx.promotion_by_code(code) is None and code not in tenant.legacy_promotions:
         raise DomainError(
-            "unknown_promocode", f"promocode {spec.promoCode!r} belongs to no promotion"
+            "unknown_promocode",
+            f"promocode {code!r} belongs to no promotion and was not added with AddPromotions",
         )
     campaign = Campaign(
         id=spec.id,
@@ -246,6 +256,8 @@ def update_customer_promotion_status(
                 is_targeted=_targeting(rt.population(tenant), tx.processed(campaign_id)),
                 now=now,
                 duplicates=rt.duplicates,
+                promotion_backed=promotion_backed(tx, campaign),
+                ids=rt.ids,
             )
             stats = audit.record_approvals(
                 tx.stats(campaign_id), outcome.approved, outcome.released, now
@@ -277,7 +289,14 @@ def approve_triggered_event(
         with rt.store.transaction(tenant_id) as tx:
             _, campaign, now = settled_campaign(rt, tx, campaign_id)
             status, changed = approvals.approve_event(
-                tx, campaign=campaign, customer_id=customer_id, event_id=event_id, approved=approved
+                tx,
+                campaign=campaign,
+                customer_id=customer_id,
+                event_id=event_id,
+                approved=approved,
+                promotion_backed=promotion_backed(tx, campaign),
+                now=now,
+                ids=rt.ids,
             )
             if changed:
                 stats = tx.stats(campaign_id)

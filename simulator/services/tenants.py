@@ -59,6 +59,7 @@ def _apply(rt: Runtime, tx: Tx, tenant: Tenant, scenario: Scenario) -> Tenant:
         population=_population(scenario),
         webhook_secret=scenario.tenant.webhookSecret or tenant.webhook_secret,
         users={u.username: (u.password, u.role) for u in scenario.tenant.users} or tenant.users,
+        legacy_promotions={c.promoCode: c.promotionName for c in scenario.promoCodes},
     )
     tx.put_tenant(tenant)
     now = rt.now(tenant)

@@ -341,6 +341,7 @@ def test_get_last_data_update_is_the_simulator_date(sim: Sim) -> None:
 
 
 def test_legacy_promotion_codes_are_added_listed_and_deleted(sim: Sim) -> None:
+    demo = {"PromoCode": "CASHBACK5", "PromotionName": "Cashback 5%"}  # the demo world's
     sim.post(
         "/current/integrations/AddPromotions",
         [{"PromoCode": "B2", "PromotionName": "bee"}, {"PromoCode": "A1", "PromotionName": "a"}],
@@ -349,10 +350,12 @@ def test_legacy_promotion_codes_are_added_listed_and_deleted(sim: Sim) -> None:
     assert listed == [
         {"PromoCode": "A1", "PromotionName": "a"},
         {"PromoCode": "B2", "PromotionName": "bee"},
+        demo,
     ]
     sim.post("/current/integrations/DeletePromotions", [{"PromoCode": "A1"}, {"PromoCode": "ZZ"}])
     assert sim.get("/current/integrations/GetPromotions").json() == [
-        {"PromoCode": "B2", "PromotionName": "bee"}
+        {"PromoCode": "B2", "PromotionName": "bee"},
+        demo,
     ]
 
 

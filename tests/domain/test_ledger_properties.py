@@ -266,6 +266,8 @@ class LedgerMachine(RuleBasedStateMachine):
                     is_targeted=lambda c: scheduled_targeting(c) is not None,
                     now=self.now,
                     duplicates="ignore" if ignore else "reject",
+                    promotion_backed=True,
+                    ids=self.ids,
                 )
         except DomainError:
             assert self.snapshot() == before  # all or nothing
@@ -282,6 +284,9 @@ class LedgerMachine(RuleBasedStateMachine):
                     customer_id=customer,
                     event_id=event_id,
                     approved=approved,
+                    promotion_backed=True,
+                    now=self.now,
+                    ids=self.ids,
                 )
         except DomainError:
             assert self.snapshot() == before
