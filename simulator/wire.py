@@ -117,7 +117,7 @@ class WireModel(BaseModel):
         given: dict[str, str] = {}  # declared key → the spelling the body used
         for key, value in data.items():
             # ASCII case only, as .NET's OrdinalIgnoreCase: `\u212a` (Kelvin) is not `K`.
-            name = folded.get(key.lower()) if key.isascii() else None
+            name = folded.get(key.lower()) if isinstance(key, str) and key.isascii() else None
             if name is None:
                 bound[key] = value
                 continue
