@@ -380,9 +380,14 @@ def test_control_bodies_bind_their_keys_in_any_case(sim: Sim) -> None:
     assert sim.campaign(91)["processedCustomers"] == 5
     emitted = sim.post(
         f"/_sim/campaigns/{TRIGGERED}/events",
-        {"Customers": [{"CustomerId": cid(7), "Context": {"Deposit": 1}}]},
+        {"Customers": [{"CustomerId": cid(7), "Context": {"Deposit": 1, "DepositAmount": 2}}]},
     )
     assert emitted.status_code == 201, emitted.text
+    # the webhook keeps its documented case; the event context (free-form) its own keys
+    webhook = sim.outbox(kind="triggered")[-1]["body"]
+    assert set(webhook) == {"eventId", "eventTime", "user", "campaign", "context"}
+    assert webhook["user"]["user_id"] == cid(7)
+    assert webhook["context"] == {"Deposit": 1, "DepositAmount": 2}
     faults = sim.put(
         "/_sim/faults",
         {
