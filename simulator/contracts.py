@@ -44,6 +44,14 @@ class Surface:
     description: str
 
 
+# Body keys bind in any case (simulator/wire.py), which JSON Schema cannot state: the
+# schemas show the documented spelling, and each surface's description says the rest.
+ANY_CASE = (
+    " Request body keys match case-insensitively, as the real service's model binding "
+    "does (`{keys}`); an object naming a field twice in different cases is a 400 naming "
+    "the field. Responses{webhooks} use the spelling shown."
+)
+
 SURFACES: tuple[Surface, ...] = (
     Surface(
         "optimove-core",
@@ -57,7 +65,8 @@ SURFACES: tuple[Surface, ...] = (
         "empty body. Errors 400, 401, 403, 404, 405 and 413 carry a JSON **string** body (a "
         'human message such as `"CampaignID is required"`); 409 and 429 carry the error '
         "envelope. An unknown function, or a known one called with the wrong method, "
-        'answers 405 `"Method Not Allowed"`.',
+        'answers 405 `"Method Not Allowed"`.'
+        + ANY_CASE.format(keys="CustomerId` = `CustomerID", webhooks=" and webhooks"),
     ),
     Surface(
         "ce-v2",
@@ -66,7 +75,8 @@ SURFACES: tuple[Surface, ...] = (
         "conditional-execution",
         "Registration of the one CE v2 webhook per tenant, and approval of triggered "
         "events (wire-contract §3). Every error carries the error envelope. The webhook "
-        "the simulator sends to the registered URL is described in `listener.json`.",
+        "the simulator sends to the registered URL is described in `listener.json`."
+        + ANY_CASE.format(keys="CustomerID` = `customerId", webhooks=" and webhooks"),
     ),
     Surface(
         "promotions",
@@ -75,7 +85,8 @@ SURFACES: tuple[Surface, ...] = (
         "promotions",
         "validateCustomers, redemptions and the promotion lifecycle with its usage "
         "(wire-contract §4, §8). Amounts are integers in minor units; times are ISO 8601 "
-        "with `Z`. Every error carries the error envelope.",
+        "with `Z`. Every error carries the error envelope."
+        + ANY_CASE.format(keys="CampaignData` = `campaignData", webhooks=""),
     ),
     Surface(
         "control",
@@ -85,7 +96,10 @@ SURFACES: tuple[Surface, ...] = (
         "The simulator's own API (wire-contract §7), admin keys only (except `health`): "
         "tenants, scenarios, reset, the clock, campaign execution, cancel and clearance, "
         "triggered events, the audit report, the request journal, the outbox, webhook "
-        "deliveries and resends, and fault rules. Every error carries the error envelope.",
+        "deliveries and resends, and fault rules. Every error carries the error envelope."
+        + ANY_CASE.format(keys="CustomerId` = `customerId", webhooks="")
+        + " A scenario document (a `Scenario`, in any form) is the exception: its keys are "
+        "spelled exactly as shown.",
     ),
 )
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from simulator.domain.errors import DomainError
 from simulator.specs import Scenario
-from simulator.wire import integral, loads
+from simulator.wire import EXACT_KEYS, integral, loads
 
 BUILTINS = ("demo", "large")
 
@@ -40,8 +40,8 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _float)
 
 
 def parse_scenario(text: str | bytes, *, source: str = "scenario") -> Scenario:
-    """Parse YAML (a superset of JSON) and validate strictly (no type coercion); errors
-    name the bad field."""
+    """Parse YAML (a superset of JSON) and validate strictly (no type coercion, keys
+    spelled exactly as declared); errors name the bad field."""
     try:
         data = loads(text) if _looks_like_json(text) else yaml.load(text, Loader=_Loader)
     except (ValueError, yaml.YAMLError) as error:
@@ -53,7 +53,8 @@ def parse_scenario(text: str | bytes, *, source: str = "scenario") -> Scenario:
     if data is None:
         data = {}
     try:
-        return Scenario.model_validate(data)
+        # Exact keys: unlike a request body, a file is code its author maintains.
+        return Scenario.model_validate(data, context=EXACT_KEYS)
     except ValidationError as error:
         first = error.errors()[0]
         where = _field(tuple(first["loc"]))

@@ -16,6 +16,9 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_validator,
 )
 
@@ -27,7 +30,7 @@ from simulator.domain.models import (
     Tier,
 )
 from simulator.faults import FaultRule
-from simulator.wire import IsoTime, WireModel
+from simulator.wire import EXACT_KEYS, IsoTime, WireModel
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(max_length=1024)]
@@ -289,7 +292,13 @@ class FaultsSpec(Spec):
 
 
 class Scenario(Spec):
-    """A whole simulated account: tenant, population, promotions, campaigns, faults."""
+    """A whole simulated account: tenant, population, promotions, campaigns, faults. Its
+    keys are spelled exactly as shown, unlike request bodies' keys, which match in any
+    case."""
+
+    # Exact wherever the document comes from (a file, a built-in, the body of
+    # `POST /_sim/scenario`, `scenario` in `POST /_sim/tenants`): validate it with
+    # `context=EXACT_KEYS`, or as `ScenarioDocument` inside a body.
 
     tenant: TenantSpec = TenantSpec()
     clock: ClockSpec = ClockSpec()
@@ -315,3 +324,17 @@ class Scenario(Spec):
         if len(ids) != len(set(ids)):
             raise ValueError("campaign ids must be unique")
         return self
+
+
+def _exact_keys(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    if info.context is not None and info.context.get("exact_keys"):
+        return handler(value)
+    # Validated again with the context every nested model reads; errors keep their places.
+    return Scenario.model_validate(value, context={**(info.context or {}), **EXACT_KEYS})
+
+
+# A scenario sent inside a request body: its keys bind exactly, as in a scenario file
+# (a scenario is code its author maintains, so `audiencecap` is a typo to report, not a
+# spelling to bind; docs/decisions.md, "Wire types"), while the body's own keys match in
+# any case like every body's.
+ScenarioDocument = Annotated[Scenario, WrapValidator(_exact_keys)]

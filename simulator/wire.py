@@ -1,4 +1,4 @@
-"""How request bodies are read: JSON types are not coerced into one another.
+"""How request bodies are read: keys in any case, JSON types not coerced into one another.
 
 Every request model (wire bodies and scenario files) derives from `WireModel`, which is
 strict: `true` is not `1`, `0` is not `false`, `"48213"` is not `48213`, and a number is
@@ -13,6 +13,13 @@ Two things strict pydantic would get wrong, fixed here:
 - Strict `datetime` refuses ISO 8601 strings (it wants `datetime` objects); `IsoTime` takes
   ISO 8601 strings (and the `datetime` objects YAML produces) and nothing else: not a
   number, and not a numeric string (lax pydantic reads both as unix timestamps).
+
+Body keys bind case-insensitively to the declared fields (`CustomerId`, `customerID` and
+`CUSTOMERID` are `CustomerID`), as the real service's ASP.NET model binding does
+(wire-contract §2, optimove-api-facts "Added in turn 2": production clients send
+`{"UserName","Password"}` and `PromosUpdated: [{"CustomerId","Status"}]`). Only the keys of
+a model's own object are bound: free-form values (a session, an event context, a condition
+`value`) are data and keep their keys. Scenario documents bind exactly (`EXACT_KEYS`).
 """
 
 from __future__ import annotations
@@ -20,9 +27,18 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # RFC 3339 / ISO 8601: a calendar date first; the time and zone are checked by pydantic.
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -66,7 +82,64 @@ def loads(data: bytes | str) -> Any:
         raise json.JSONDecodeError("nested too deeply", data, 0) from None
 
 
+# Validation context for documents whose keys must be spelled exactly as declared: scenario
+# files (and scenarios sent whole). `Model.model_validate(data, context=EXACT_KEYS)`.
+EXACT_KEYS: dict[str, Any] = {"exact_keys": True}
+
+
 class WireModel(BaseModel):
-    """Strict JSON types (see the module docstring)."""
+    """Strict JSON types, keys in any case (see the module docstring)."""
 
     model_config = ConfigDict(strict=True)
+
+    # Per class, computed once: the declared keys, and each one's lower-case spelling.
+    _wire_keys: ClassVar[frozenset[str]] = frozenset()
+    _wire_folded: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        keys = [field.alias or name for name, field in cls.model_fields.items()]
+        folded = {key.lower(): key for key in keys}
+        if len(folded) != len(keys):  # `id` and `ID` in one model could not be told apart
+            raise TypeError(f"{cls.__name__}: two fields differ only in case: {sorted(keys)}")
+        cls._wire_keys = frozenset(keys)
+        cls._wire_folded = folded
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bind_keys(cls, data: Any, info: ValidationInfo) -> Any:
+        """The object with each key that names a declared field in another case renamed to
+        the declared spelling; other keys are left for `extra` to judge. A field named
+        twice in different cases is an error at that field."""
+        # Fast path (validateCustomers runs this per context, 1,000 a call; approvals per
+        # item, 10,000): every key already exact → the object untouched.
+        if not isinstance(data, dict) or cls._wire_keys.issuperset(data):
+            return data
+        if info.context is not None and info.context.get("exact_keys"):
+            return data
+        folded = cls._wire_folded
+        bound: dict[str, Any] = {}
+        given: dict[str, str] = {}  # declared key → the spelling the body used
+        for key, value in data.items():
+            # ASCII case only, as .NET's OrdinalIgnoreCase: `\u212a` (Kelvin) is not `K`.
+            name = folded.get(key.lower()) if isinstance(key, str) and key.isascii() else None
+            if name is None:
+                bound[key] = value
+                continue
+            if name in given:
+                raise _twice(cls.__name__, name, given[name], key, value)
+            given[name] = key
+            bound[name] = value
+        return bound
+
+
+def _twice(title: str, name: str, first: str, second: str, value: Any) -> ValidationError:
+    """The error at the field itself (`PromosUpdated[0].CustomerID: ...`)."""
+    error = PydanticCustomError(
+        "duplicate_key",
+        "given twice, as {first} and {second} (body keys match case-insensitively)",
+        {"first": repr(first), "second": repr(second)},
+    )
+    details = InitErrorDetails(type=error, loc=(name,), input=value)
+    return ValidationError.from_exception_data(title, [details])

@@ -27,7 +27,7 @@ from simulator.domain.periods import iso_time
 from simulator.scenario import BUILTINS, builtin_scenario, parse_scenario
 from simulator.services import campaigns, tenants
 from simulator.services.runtime import population_of
-from simulator.specs import CampaignCreate, CampaignId, Id, Scenario
+from simulator.specs import CampaignCreate, CampaignId, Id, Scenario, ScenarioDocument
 from simulator.wire import IsoTime, WireModel
 
 router = APIRouter(prefix="/_sim", tags=["control"], route_class=WireRoute)
@@ -46,7 +46,9 @@ class ControlModel(WireModel):
 
 class CreateTenantRequest(ControlModel):
     name: Annotated[str, Field(max_length=1024)] | None = None
-    scenario: Scenario | None = Field(None, description="An inline scenario (JSON form)")
+    scenario: ScenarioDocument | None = Field(
+        None, description="An inline scenario (JSON form); its keys are spelled exactly"
+    )
     builtin: Literal["demo", "large"] | None = Field(None, description="A built-in scenario")
 
 

@@ -242,3 +242,65 @@ def test_a_streamed_body_over_the_limit_is_the_same_413(make_sim: Callable[..., 
         return sim.client.post(APPROVAL, content=chunks, headers=headers)
 
     assert both((fast, slow), chunked).status_code == 413
+
+
+# -- body keys in any case (wire-contract §2, rev 2) ------------------------------------------
+def cased_validation(customer: str, event: str) -> dict[str, Any]:
+    return {
+        "CampaignData": {"CampaignId": TRIGGERED, "campaigntype": "triggered", "Channel": 3},
+        "Contexts": [
+            {"CustomerId": customer, "EventID": event,
+             "Session": {"DepositAmount": 1, "depositAmount": 5000}}
+        ],
+    }  # fmt: skip
+
+
+def cased_approval(customer: str, event: str) -> dict[str, Any]:
+    return {"CampaignId": TRIGGERED, "customerID": customer, "EventId": event, "APPROVED": True}
+
+
+def test_bodies_in_another_case_answer_the_same_and_stay_on_the_lane(
+    twins: Twins, make_sim: Callable[..., Sim], fastapi_calls: list[str]
+) -> None:
+    customers = ["C0000001", "C0000002"]
+    event_ids = events(twins[0], customers)
+    assert events(twins[1], customers) == event_ids
+    for customer, event in zip(customers, event_ids, strict=True):
+        validated = both(twins, posting(VALIDATE, cased_validation(customer, event)))
+        assert validated.json()["contexts"][0]["valid"] is True
+        approved = both(twins, posting(APPROVAL, cased_approval(customer, event)))
+        assert approved.json() == {
+            "campaignId": TRIGGERED, "customerId": customer, "eventId": event, "status": "approved"
+        }  # fmt: skip
+    assert world(twins[0], TRIGGERED, "PR-DEPOSIT") == world(twins[1], TRIGGERED, "PR-DEPOSIT")
+    # the lane serves them itself: other spellings cost no trip through FastAPI
+    sim = make_sim()
+    [event] = events(sim, ["C0000003"])
+    fastapi_calls.clear()
+    assert sim.post(VALIDATE, cased_validation("C0000003", event)).status_code == 200
+    assert sim.post(APPROVAL, cased_approval("C0000003", event)).status_code == 200
+    assert fastapi_calls == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param(VALIDATE, {"campaignData": {"campaignId": TRIGGERED},
+                                "CampaignData": {"campaignId": TRIGGERED},
+                                "contexts": [{"customerId": "C0000004"}]}, id="validate-top"),
+        pytest.param(VALIDATE, {"campaignData": {"campaignId": TRIGGERED, "CAMPAIGNID": 1},
+                                "contexts": [{"customerId": "C0000004"}]}, id="validate-nested"),
+        pytest.param(VALIDATE, {"campaignData": {"campaignId": TRIGGERED},
+                                "contexts": [{"customerId": "C0000004"},
+                                             {"customerId": "C0000004", "CustomerId": "C1"}]},
+                     id="validate-list-item"),
+        pytest.param(APPROVAL, {"campaignId": TRIGGERED, "customerId": "C0000004",
+                                "customerID": "C0000004", "eventId": "EV_x", "approved": True},
+                     id="approval"),
+    ],
+)  # fmt: skip
+def test_a_field_named_twice_gets_fastapis_own_400(
+    twins: Twins, path: str, body: dict[str, Any]
+) -> None:
+    assert both(twins, posting(path, body)).status_code == 400
+    assert world(twins[0], TRIGGERED, "PR-DEPOSIT") == world(twins[1], TRIGGERED, "PR-DEPOSIT")
