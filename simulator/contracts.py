@@ -861,8 +861,9 @@ def _document(schema: JSON) -> None:
             # The YAML form is the same document (OpenAPI schemas describe parsed content).
             op["requestBody"]["content"]["application/yaml"]["schema"] = _ref("Scenario")
             op["requestBody"]["description"] = (
-                "The scenario (JSON, or YAML as `application/yaml`); ignored with `builtin`. "
-                "An empty body is the empty scenario."
+                "The scenario (JSON, or YAML as `application/yaml`); not together with "
+                "`builtin` (400: OpenAPI cannot relate a query parameter to the body). An "
+                "empty body is the empty scenario."
             )
         if op_id in EXAMPLES:
             _add_examples(op, *EXAMPLES[op_id])
