@@ -115,9 +115,11 @@ def remote_tenant(url: str, key: str) -> dict[str, str]:
 # state, which operations and phases are left out and why. The tests run with it too, so
 # the in-process suite and the CLI judge alike.
 CONFIG_FILE = CONTRACTS.parent / "schemathesis.toml"
-# In process, every operation test gets a fresh simulator, so the fault route (left out of
-# the CLI run, where its rules would leak into the rest of it) is fuzzed here.
-SAFE_IN_PROCESS = {"set_faults"}
+# The operations that install fault rules on the caller's tenant (left out of the CLI run,
+# where the rules would leak into the rest of it). In process, every operation test gets a
+# fresh simulator and test_schemathesis.fuzz clears the rules after each of their requests,
+# so they are fuzzed here.
+ARMS_FAULTS = frozenset({"set_faults", "load_scenario"})
 
 
 def project_operations() -> list[dict[str, Any]]:
@@ -127,7 +129,7 @@ def project_operations() -> list[dict[str, Any]]:
     return [
         entry
         for entry in entries
-        if not (entry.get("enabled") is False and set(_ids(entry)) <= SAFE_IN_PROCESS)
+        if not (entry.get("enabled") is False and set(_ids(entry)) <= ARMS_FAULTS)
     ]
 
 

@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from simulator.contracts import operations
 from tests.contracts.support import (
+    ARMS_FAULTS,
     AUTH,
     DERANDOMIZE,
     EXAMPLES,
@@ -180,7 +181,14 @@ def parametrize(schema: Any) -> Callable[[F], F]:
 
 
 def fuzz(case: Any, auth: dict[str, str]) -> None:
-    case.call_and_validate(headers=auth, checks=CHECK_FUNCTIONS)
+    try:
+        case.call_and_validate(headers=auth, checks=CHECK_FUNCTIONS)
+    finally:
+        if case.operation.definition.raw.get("operationId") in ARMS_FAULTS:
+            # The operation test's next example must not inherit the rules this one armed
+            # (a scenario's `faults`, PUT /_sim/faults): the fault routes are never faulted.
+            clear = case.operation.schema["/_sim/faults"]["DELETE"].Case()
+            assert clear.call(headers=auth).status_code == 204
 
 
 core = _schema("optimove-core")
