@@ -435,6 +435,46 @@ FREE_JSON: JSON = {
 }
 
 
+REWARD_TYPES_OF_KIND = {"units": ("units",), "amount": ("amount", "percent")}
+
+
+def _by_reward_kind(schemas: JSON, name: str) -> None:
+    """Every tier's reward fits the promotion's `rewardKind` (domain/promotions.check_tiers):
+    `units` for a units promotion, `amount` or `percent` for an amount one. Stated as a
+    `oneOf` of one complete schema per kind (`UnitsPromotionCreate`, its tiers `UnitsTier`,
+    their rewards `UnitsReward`, …) rather than an `if`/`then` reaching into the tiers: a
+    schema-based generator (schemathesis) cannot merge that into the tiers' `$ref`s, and so
+    could draw no tier at all; plain alternatives it draws directly."""
+    base = schemas[name]
+    variants = []
+    for kind, types in REWARD_TYPES_OF_KIND.items():
+        prefix = kind.capitalize()
+        reward = copy.deepcopy(schemas["RewardSpecModel"])
+        reward["properties"]["type"]["enum"] = list(types)
+        reward["title"] = f"{prefix}Reward"
+        schemas[f"{prefix}Reward"] = reward
+        tier = copy.deepcopy(schemas["TierSpec"])
+        tier["properties"]["reward"] = _ref(f"{prefix}Reward")
+        tier["title"] = f"{prefix}Tier"
+        schemas[f"{prefix}Tier"] = tier
+        variant = copy.deepcopy(base)
+        variant.pop("description", None)
+        variant["title"] = f"{prefix}{name}"
+        variant["properties"]["rewardKind"] = {"const": kind, "title": "Rewardkind"}
+        variant["properties"]["tiers"]["items"] = _ref(f"{prefix}Tier")
+        variant["properties"]["tiers"]["description"] = (
+            f"Ordered, ids unique (else 400); every reward is {' or '.join(types)}"
+        )
+        schemas[f"{prefix}{name}"] = variant
+        variants.append(_ref(f"{prefix}{name}"))
+    schemas[name] = {
+        "title": base["title"],
+        "description": f"{base.get('description', '')} Every tier's reward fits `rewardKind`: "
+        "`units` for units, `amount` or `percent` for amount.".strip(),
+        "oneOf": variants,
+    }
+
+
 def _when(prop: str, value: Any, then: JSON) -> JSON:
     """`if prop == value then …` (a rule between fields, checked by the model validators)."""
     matches = {"enum": value} if isinstance(value, list) else {"const": value}
@@ -512,16 +552,8 @@ def _refine(schemas: JSON) -> None:
             for kind, needed in REWARD_FIELDS
         ),
     )
-    # Rewards must fit `rewardKind`: said in words, since an `if`/`then` reaching into the
-    # tiers' rewards leaves schema-based generators (schemathesis) unable to draw a tier.
     for name in ("PromotionCreate", "ScenarioPromotion"):
-        extend(
-            name,
-            tiers={
-                "description": "Ordered, ids unique; every reward fits `rewardKind` "
-                "(`units` for units, `amount` or `percent` for amount), else 400"
-            },
-        )
+        _by_reward_kind(schemas, name)
     extend(
         "TargetGroupSpec",
         where={
@@ -876,8 +908,9 @@ def _document(schema: JSON) -> None:
             # The YAML form is the same document (OpenAPI schemas describe parsed content).
             op["requestBody"]["content"]["application/yaml"]["schema"] = _ref("Scenario")
             op["requestBody"]["description"] = (
-                "The scenario (JSON, or YAML as `application/yaml`); ignored with `builtin`. "
-                "An empty body is the empty scenario."
+                "The scenario (JSON, or YAML as `application/yaml`); not together with "
+                "`builtin` (400: OpenAPI cannot relate a query parameter to the body). An "
+                "empty body is the empty scenario."
             )
         if op_id in EXAMPLES:
             _add_examples(op, *EXAMPLES[op_id])

@@ -67,7 +67,8 @@ MAX_DEPTH = 16
 
 def plain_json(value: Any, depth: int = 0) -> Any:
     """Free-form JSON (sessions, event contexts, condition values) must survive a round
-    trip: integers within 64 bits, finite numbers, bounded nesting. Python's JSON parser
+    trip: integers within 64 bits (`1e20` too: an integer by value), finite numbers, bounded
+    nesting. Python's JSON parser
     accepts `1e400` (infinity) and 400-digit integers, which no encoder can send back."""
     if depth > MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
@@ -80,6 +81,10 @@ def plain_json(value: Any, depth: int = 0) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("number is not finite")
+        # JSON has one number type: `1e20` is the integer 10^20 to JSON Schema (and to the
+        # contract's FreeJson), so the 64-bit range holds however an integer is spelled.
+        if value.is_integer() and not -(2.0**63) <= value < 2.0**63:
+            raise ValueError("integer outside the 64-bit range")
         return value
     if isinstance(value, list):
         return [plain_json(v, depth + 1) for v in value]

@@ -586,6 +586,29 @@ def test_percent_reward_of_a_non_finite_or_huge_session_amount_is_never_a_server
     assert usage["budgetReserved"] + usage["budgetCommitted"] <= usage["budgetTotal"]
 
 
+@pytest.mark.parametrize(
+    ("deposit", "status"), [("1e20", 400), ("-9.3e18", 400), ("9.2e18", 200), ("12000.5", 200)]
+)
+def test_a_session_number_is_judged_by_its_value_not_its_spelling(
+    sim: Sim, deposit: str, status: int
+) -> None:
+    """`1e20` is the integer 10^20 (JSON Schema reads numbers by value, and so does the
+    contract's FreeJson): outside the 64-bit range, refused like `100000000000000000000`."""
+    event = emit_for(sim, TRIGGERED, cid(5), {"depositAmount": 5000})
+    raw = (
+        f'{{"campaignData": {{"campaignId": {TRIGGERED}}}, "contexts": [{{"customerId": '
+        f'"{cid(5)}", "eventId": "{event}", "session": {{"depositAmount": {deposit}}}}}]}}'
+    )
+    response = sim.post(
+        "/v1/promocodes/DEPOSIT10/validateCustomers",
+        content=raw.encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert "contexts[0].session" in response.json()["message"], response.text
+
+
 def test_units_reward_counts_items_against_a_units_budget(sim: Sim) -> None:
     sim.execute(SPINS)
     page = sim.get_processed_campaign_customers(SPINS, **{"$top": 2}).json()

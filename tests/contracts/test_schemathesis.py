@@ -29,10 +29,12 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, CheckContext, load_all_checks
+from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import ignored_auth
 
 from simulator.contracts import operations
 from tests.contracts.support import (
+    ARMS_FAULTS,
     AUTH,
     DERANDOMIZE,
     EXAMPLES,
@@ -61,14 +63,21 @@ WANTED = (
     "missing_required_header",
     "ignored_auth",
     "unsupported_method",
+    "allow_header_conformance",
 )
-# Every wanted check exists in schemathesis 4.32; none is excluded. Not here:
+# The checks `schemathesis run --checks all` runs on a single request, as the CLI does: every
+# one in schemathesis 4.32 but these.
 # - use_after_free, ensure_resource_availability: they need a recorded scenario, so
-#   test_stateful_links runs them (use_after_free is off there: support.py says why).
-# - object_level_authorization: needs a second identity's resources (the stateful phase).
-# - allow_header_conformance: only OPTIONS, which the simulator does not serve.
-# - max_response_time: timing, not a contract (and this machine is shared).
-CHECK_NAMES = [name for name in WANTED if name in AVAILABLE]
+#   test_stateful_links runs them.
+# - object_level_authorization: needs a second identity's resources (the CLI skips it too
+#   unless configured with one).
+# - allow_header_conformance (PENDING): the coverage phase sends methods a path does not
+#   serve (OPTIONS, …) and compares the 405's `Allow` with the path's documented methods;
+#   Starlette lists only the first route's. Another item of issue 11 ("405 Allow headers")
+#   fixes that in the server; once merged, delete this entry:
+#   test_allow_header_conformance_is_pending then fails, as a reminder.
+PENDING = {"allow_header_conformance"}
+CHECK_NAMES = [name for name in WANTED if name in AVAILABLE and name not in PENDING]
 
 # ignored_auth re-sends a successful request without the key and with a wrong one. The
 # schemathesis runner does that once per operation and run (`auth_enforced_operations`:
@@ -172,7 +181,14 @@ def parametrize(schema: Any) -> Callable[[F], F]:
 
 
 def fuzz(case: Any, auth: dict[str, str]) -> None:
-    case.call_and_validate(headers=auth, checks=CHECK_FUNCTIONS)
+    try:
+        case.call_and_validate(headers=auth, checks=CHECK_FUNCTIONS)
+    finally:
+        if case.operation.definition.raw.get("operationId") in ARMS_FAULTS:
+            # The operation test's next example must not inherit the rules this one armed
+            # (a scenario's `faults`, PUT /_sim/faults): the fault routes are never faulted.
+            clear = case.operation.schema["/_sim/faults"]["DELETE"].Case()
+            assert clear.call(headers=auth).status_code == 204
 
 
 core = _schema("optimove-core")
@@ -275,9 +291,9 @@ def merged_document() -> dict[str, Any]:
 
 def test_stateful_links() -> None:
     """Random chains of linked operations (explicit links and the ones schemathesis infers)
-    on one simulator per scenario. Its checks are the configured defaults, stateful ones
-    included (ensure_resource_availability), except use_after_free (support.py says why);
-    test_links.py walks every explicit link deterministically."""
+    on one simulator per scenario. Its checks are the configured defaults, the stateful
+    ones included (ensure_resource_availability, use_after_free); test_links.py walks
+    every explicit link deterministically."""
     config = schemathesis_config(
         stateful=True, base_url=URL, deterministic=DERANDOMIZE, database="none"
     )
@@ -285,7 +301,9 @@ def test_stateful_links() -> None:
     headers = AUTH
     # Injected faults are deliberate contract violations (undocumented 503s, cut
     # connections): the fuzz test of set_faults covers it; chains must not install them.
-    base = schema.exclude(operation_id="set_faults").as_state_machine()
+    # archive_promotion: out of the stateful phase (schemathesis.toml says why).
+    leave_out = ["set_faults", "archive_promotion"]
+    base = schema.exclude(operation_id=leave_out).as_state_machine()
     followed: Counter[str] = Counter()
 
     class Machine(base):  # type: ignore[misc, valid-type]
@@ -318,3 +336,24 @@ def test_stateful_links() -> None:
     )
     print("links followed:", dict(followed))
     assert followed, "the state machine followed no link"
+
+
+# -- the pending check --------------------------------------------------------------------------
+MULTI_METHOD_PATHS = [
+    (name, path) for name in SURFACES for path, item in load(name)["paths"].items() if len(item) > 1
+]
+
+
+@pytest.mark.xfail(
+    strict=True, raises=FailureGroup, reason="PENDING: the server's 405 lists one route's methods"
+)
+@pytest.mark.usefixtures("refused")
+def test_allow_header_conformance_is_pending() -> None:
+    """allow_header_conformance on an OPTIONS request to every path with several methods.
+    Fails today (see PENDING); when it passes, the strict xfail fails: enable the check."""
+    schemas = {"optimove-core": core, "ce-v2": ce_v2, "promotions": promotions, "control": control}
+    (check,) = CHECKS.get_by_names(["allow_header_conformance"])
+    assert MULTI_METHOD_PATHS
+    for name, path in MULTI_METHOD_PATHS:
+        case = next(iter(schemas[name][path].values())).Case()
+        case.validate_response(case.call(method="OPTIONS", headers=AUTH), checks=[check])
