@@ -64,15 +64,24 @@ def allowed_methods(routes: Iterable[Any]) -> Callable[[str], str]:
     """The `Allow` header value of a path: every method of every route whose path matches
     it, so a 405 lists them all (RFC 9110 §15.5.6; wire-contract §1, rev 2). Starlette's own
     405 names only the methods of the first route matching the path, which is wrong where
-    one path has a route per method (`GET`/`PUT`/`DELETE /_sim/faults`)."""
-    table = [(r.path_regex, r.methods) for r in routes if isinstance(r, APIRoute) and r.methods]
+    one path has a route per method (`GET`/`PUT`/`DELETE /_sim/faults`).
+
+    A literal path names its own resource: `/_sim/deliveries/resend-failed` lists only its
+    own methods, not those of `/_sim/deliveries/{eventId}` whose pattern also matches it
+    (the contract documents, and clients read, the literal one)."""
+    table = [
+        (r.path_regex, r.methods, not r.param_convertors)
+        for r in routes
+        if isinstance(r, APIRoute) and r.methods
+    ]
 
     def allow(path: str) -> str:
-        methods: set[str] = set()
-        for regex, served in table:
+        literal: set[str] = set()
+        matched: set[str] = set()
+        for regex, served, is_literal in table:
             if regex.match(path):
-                methods |= served
-        return ", ".join(sorted(methods))
+                (literal if is_literal else matched).update(served)
+        return ", ".join(sorted(literal or matched))
 
     return allow
 

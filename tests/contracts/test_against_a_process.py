@@ -111,8 +111,8 @@ def test_the_suite_runs_against_a_simulator_in_another_process(
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     # 4 operations, the core 401 test for each of the 9 secured core functions, the check
-    # list, the stateful run.
-    assert re.search(r"\b15 passed\b", result.stdout), result.stdout[-2000:]
+    # list, the stateful run, the Allow of every multi-method path.
+    assert re.search(r"\b16 passed\b", result.stdout), result.stdout[-2000:]
     # Each operation test made its tenant with the demo admin key: the demo tenant's journal
     # holds those requests (the tenants' own journals hold the fuzzed ones).
     request = urllib.request.Request(
@@ -128,9 +128,6 @@ def test_the_suite_runs_against_a_simulator_in_another_process(
 # and the repository's schemathesis.toml, here on two documents and fewer examples (time);
 # test_schemathesis.py runs the same checks on every document in process.
 CLI_DOCUMENTS = ("ce-v2", "promotions")
-# PENDING (test_schemathesis.PENDING says why): delete once the server's 405 lists every
-# method of a path.
-CLI_PENDING = ("--exclude-checks", "allow_header_conformance")
 
 
 def test_the_schemathesis_cli_passes_every_check(simulator: tuple[str, Path]) -> None:
@@ -139,7 +136,7 @@ def test_the_schemathesis_cli_passes_every_check(simulator: tuple[str, Path]) ->
     for name in CLI_DOCUMENTS:
         command = [*cli, "--config-file", str(ROOT / "schemathesis.toml"), "--no-color"]
         command += ["run", str(ROOT / "contracts" / f"{name}.json"), "--url", url]
-        command += ["-H", "X-API-KEY: demo-admin-key", "--checks", "all", *CLI_PENDING]
+        command += ["-H", "X-API-KEY: demo-admin-key", "--checks", "all"]
         command += ["--max-examples", "5", "--seed", "1"]
         result = subprocess.run(
             command,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
@@ -29,7 +30,6 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, CheckContext, load_all_checks
-from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import ignored_auth
 
 from simulator.contracts import operations
@@ -71,13 +71,7 @@ WANTED = (
 #   test_stateful_links runs them.
 # - object_level_authorization: needs a second identity's resources (the CLI skips it too
 #   unless configured with one).
-# - allow_header_conformance (PENDING): the coverage phase sends methods a path does not
-#   serve (OPTIONS, …) and compares the 405's `Allow` with the path's documented methods;
-#   Starlette lists only the first route's. Another item of issue 11 ("405 Allow headers")
-#   fixes that in the server; once merged, delete this entry:
-#   test_allow_header_conformance_is_pending then fails, as a reminder.
-PENDING = {"allow_header_conformance"}
-CHECK_NAMES = [name for name in WANTED if name in AVAILABLE and name not in PENDING]
+CHECK_NAMES = [name for name in WANTED if name in AVAILABLE]
 
 # ignored_auth re-sends a successful request without the key and with a wrong one. The
 # schemathesis runner does that once per operation and run (`auth_enforced_operations`:
@@ -338,22 +332,23 @@ def test_stateful_links() -> None:
     assert followed, "the state machine followed no link"
 
 
-# -- the pending check --------------------------------------------------------------------------
+# -- Allow on every 405 ------------------------------------------------------------------------
 MULTI_METHOD_PATHS = [
     (name, path) for name in SURFACES for path, item in load(name)["paths"].items() if len(item) > 1
 ]
 
 
-@pytest.mark.xfail(
-    strict=True, raises=FailureGroup, reason="PENDING: the server's 405 lists one route's methods"
-)
 @pytest.mark.usefixtures("refused")
-def test_allow_header_conformance_is_pending() -> None:
-    """allow_header_conformance on an OPTIONS request to every path with several methods.
-    Fails today (see PENDING); when it passes, the strict xfail fails: enable the check."""
+def test_every_405_allows_every_documented_method_of_its_path() -> None:
+    """allow_header_conformance on an OPTIONS request to every path with several methods:
+    the 405's `Allow` names every method the path serves, not only the first route's
+    (wire-contract §1, rev 2)."""
     schemas = {"optimove-core": core, "ce-v2": ce_v2, "promotions": promotions, "control": control}
     (check,) = CHECKS.get_by_names(["allow_header_conformance"])
     assert MULTI_METHOD_PATHS
     for name, path in MULTI_METHOD_PATHS:
-        case = next(iter(schemas[name][path].values())).Case()
+        names = re.findall(r"{(\w+)}", path)
+        case = next(iter(schemas[name][path].values())).Case(
+            path_parameters=dict.fromkeys(names, "1")
+        )
         case.validate_response(case.call(method="OPTIONS", headers=AUTH), checks=[check])
