@@ -26,7 +26,7 @@ SCHEDULED = {
     "TimeStamp": "2026-11-27 10:00:00",
     "CampaignID": 48213,
     "ClearanceRequiredBy": "2026-11-27 10:30:00",
-    "TenantID": "demo",
+    "TenantID": 28209,
 }
 TRIGGERED = {
     "eventId": "EV_1",

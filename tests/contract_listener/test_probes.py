@@ -28,6 +28,7 @@ LISTENER_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "listene
 SCHEMAS = {
     "scheduled": "ScheduledCampaignEvent",
     "cancelled": "CampaignCancelledEvent",
+    "channel": "ChannelExecutedEvent",
     "triggered": "TriggeredEvent",
 }
 PER_KIND = 9  # accepted, duplicate, 4 signature probes, 3 malformed bodies
@@ -53,7 +54,7 @@ def test_probe_webhooks_are_optisims_webhooks_and_break_only_the_rule_they_name(
     with ThreadServer(recorder.app()) as server:
         targets = [Target(k, f"{server.url}/{k}", DEMO_SECRET) for k in SCHEMAS]
         asyncio.run(run_probes(targets, timeout_s=5))
-    assert len(recorder.requests) == 3 * PER_KIND
+    assert len(recorder.requests) == len(SCHEMAS) * PER_KIND
     now = time.time()
     for n, kind in enumerate(SCHEMAS):
         sent = recorder.requests[n * PER_KIND : (n + 1) * PER_KIND]
