@@ -105,16 +105,29 @@ def _check_number_free(rt: Runtime, tenant_id: str, number: int) -> None:
             raise invalid("tenant.numericId", f"{number} is the numericId of another tenant")
 
 
+def _number_the_unnumbered(rt: Runtime, skip: str) -> None:
+    """Tenants of a store written before tenants had integer ids get one (at startup)."""
+    for tenant_id in rt.store.tenant_ids():
+        if tenant_id == skip:
+            continue
+        with rt.store.transaction(tenant_id) as tx:
+            tenant = tx.tenant()
+            if tenant is not None and tenant.numeric_id == 0:
+                tx.put_tenant(replace(tenant, numeric_id=tx.next_tenant_number()))
+
+
 def ensure_scenario_tenant(rt: Runtime, scenario: Scenario) -> tuple[Tenant, bool]:
     """Create the scenario's own tenant (its id, keys and `numericId`) unless it exists
-    already; without a `numericId` the store numbers it. A tenant found without a number
-    (a store written before tenants had one) is given one now.
+    already; without a `numericId` the store numbers it. Tenants found without a number
+    (a store written before tenants had one) are given one now, the scenario's own its
+    `numericId` when it declares one.
 
     Safe when several server processes share one SQLite file: the first one creates it,
     the others find it. Returns (tenant, created)."""
     spec = scenario.tenant
     if spec.numericId is not None:
         _check_number_free(rt, spec.id, spec.numericId)
+    _number_the_unnumbered(rt, skip=spec.id)
     with rt.store.transaction(spec.id) as tx:
         existing = tx.tenant()
         if existing is not None:

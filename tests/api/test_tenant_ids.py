@@ -71,13 +71,17 @@ def test_a_fixed_number_another_tenant_has_is_refused(kind: str, tmp_path: Path)
     rt.store.close()
 
 
-def test_a_tenant_stored_before_tenants_had_numbers_gets_one() -> None:
+def test_tenants_stored_before_tenants_had_numbers_get_one_at_the_next_start() -> None:
     rt = Runtime(MemoryStore())
     tenant, _ = tenants.ensure_scenario_tenant(rt, manual_demo())
-    with rt.store.transaction("demo") as tx:
-        tx.put_tenant(replace(tenant, numeric_id=0))
+    other, _ = tenants.create_tenant(rt, manual_demo())
+    for old in (tenant, other):
+        with rt.store.transaction(old.id) as tx:
+            tx.put_tenant(replace(old, numeric_id=0))
     found, created = tenants.ensure_scenario_tenant(rt, manual_demo())
     assert (found.numeric_id, created) == (28209, False)
+    renumbered, _ = tenants.get_tenant(rt, other.id)
+    assert renumbered.numeric_id > other.numeric_id  # a fresh number, never a reused one
 
 
 @pytest.mark.parametrize("number", [0, -1, FIRST_TENANT_NUMBER, "28209x"])
