@@ -23,7 +23,7 @@ from reference_client.flows.scheduled import run_scheduled
 from reference_client.flows.triggered import run_triggered
 from reference_client.http import OptimoveApi, PromotionsApi, RetryHook
 from reference_client.listener import WebhookEvent, parse_event
-from reference_client.models import CancelledEvent, ScheduledEvent, TriggeredEvent
+from reference_client.models import CancelledEvent, ChannelEvent, ScheduledEvent, TriggeredEvent
 from reference_client.platform.journal import Journal, MemoryJournal, SqliteJournal
 from reference_client.platform.wallet import MemoryWallet, SqliteWallet, Wallet
 from reference_client.redemption import RedemptionItem, RedemptionOutcome, Redemptions
@@ -147,7 +147,8 @@ class Integrator:
                 LOG.error("dropping unreadable journal entry %s", pending.webhook_id)
                 self.journal.done(pending.webhook_id)
                 continue
-            if event is not None:
+            # EventTypeID 13 is never journaled (it asks for no work), nor is an ignored type.
+            if event is not None and not isinstance(event, ChannelEvent):
                 LOG.info("resuming webhook %s", pending.webhook_id)
                 self.dispatch_webhook(pending.webhook_id, event)
 

@@ -14,7 +14,9 @@ Business rules (wire-contract §6):
 - Acknowledge fast: the event is recorded, 202 is sent, and only then is the work handed
   to the integrator (a task started after the response). Slow work would otherwise
   make the sender time out and redeliver (default timeout 10 s).
-- Other core event types (1, 2, 3, 11, 13) are acknowledged and ignored, so the sender
+- EventTypeID 13 (the campaign was sent on a channel, at `ClearanceRequiredBy`) is
+  informational: it is checked, logged and acknowledged (202), and runs nothing.
+- Other core event types (1, 2, 3, 11) are acknowledged and ignored, so the sender
   stops retrying them.
 
 Why no web framework: a triggered campaign delivers one webhook per customer event, so the
@@ -35,7 +37,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from reference_client.config import ClientConfig
-from reference_client.models import CancelledEvent, ScheduledEvent, TriggeredEvent
+from reference_client.models import CancelledEvent, ChannelEvent, ScheduledEvent, TriggeredEvent
 
 LOG = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # webhook bodies are tiny; refuse anything absurd
@@ -59,7 +61,7 @@ class WebhookReceiver(Protocol):
     def in_flight(self) -> int: ...
 
 
-def parse_event(kind: str, body: bytes) -> WebhookEvent | None:
+def parse_event(kind: str, body: bytes) -> WebhookEvent | ChannelEvent | None:
     """The event in a raw body, or None for a core event type we do not handle. Raises
     `ValueError` (`pydantic.ValidationError` is one) for a body that is not such an event."""
     if kind == "triggered":  # one pass from bytes: the hot path, one webhook per event
@@ -70,6 +72,8 @@ def parse_event(kind: str, body: bytes) -> WebhookEvent | None:
         return ScheduledEvent.model_validate(payload)
     if event_type == 4:
         return CancelledEvent.model_validate(payload)
+    if event_type == 13:
+        return ChannelEvent.model_validate(payload)
     if isinstance(event_type, int) and not isinstance(event_type, bool):
         return None
     raise ValueError("EventTypeID must be an integer")
@@ -181,6 +185,14 @@ class ListenerApp:
             return _problem(400, "invalid_event", f"not a valid {kind} event: {exc}"[:500])
         if event is None:
             return Reply(202, {"status": "ignored"})
+        if isinstance(event, ChannelEvent):  # nothing to do, so no dedupe needed either
+            LOG.info(
+                "campaign %s was sent on channel %s",
+                event.CampaignID,
+                event.ChannelID,
+                extra={"campaign_id": event.CampaignID, "channel_id": event.ChannelID},
+            )
+            return Reply(202, {"status": "noted"})
         if not self.integrator.accept_webhook(webhook_id, event, body):
             LOG.info("duplicate webhook %s skipped", webhook_id, extra={"webhook_id": webhook_id})
             return Reply(200, {"status": "duplicate"})

@@ -100,7 +100,9 @@ class ScheduledEvent(Wire):
     CampaignID: int
     TimeStamp: str | None = None
     ClearanceRequiredBy: str | None = None
-    TenantID: str | None = None
+    # The tenant's integer id (wire-contract §6). Unused here, so a string id (as older
+    # simulators sent) is accepted too rather than refusing the whole event.
+    TenantID: int | str | None = None
 
     @property
     def deadline(self) -> datetime | None:
@@ -113,6 +115,17 @@ class CancelledEvent(Wire):
     EventTypeID: Literal[4]
     CampaignID: int
     TimeStamp: str | None = None
+
+
+class ChannelEvent(Wire):
+    """EventTypeID 13: a scheduled campaign was sent on the channel `ChannelID` at its
+    `ClearanceRequiredBy`. Informational: nothing is left for the integrator to do."""
+
+    EventTypeID: Literal[13]
+    CampaignID: int
+    ChannelID: int | None = None
+    TimeStamp: str | None = None
+    TenantID: int | None = None
 
 
 class TriggeredUser(Wire):

@@ -149,6 +149,11 @@ CORE_SCHEMAS: JSON = {
 }
 ISO_TIME = {"type": "string", "description": "ISO 8601 with `Z`"}
 NULLABLE_TIME = {"type": ["string", "null"], "description": "ISO 8601 with `Z`"}
+NUMERIC_TENANT_ID = {
+    "type": "integer",
+    "minimum": 1,
+    "description": "The tenant's integer id, sent as `TenantID` in webhooks",
+}
 CONTROL_SCHEMAS: JSON = {
     "Health": {
         "type": "object",
@@ -161,9 +166,10 @@ CONTROL_SCHEMAS: JSON = {
     },
     "CreatedTenant": {
         "type": "object",
-        "required": ["tenantId", "name", "keys"],
+        "required": ["tenantId", "numericId", "name", "keys"],
         "properties": {
             "tenantId": {"type": "string"},
+            "numericId": NUMERIC_TENANT_ID,
             "name": {"type": "string"},
             "keys": {
                 "type": "object",
@@ -183,9 +189,19 @@ CONTROL_SCHEMAS: JSON = {
     },
     "Tenant": {
         "type": "object",
-        "required": ["id", "name", "clock", "population", "listeners", "ceWebhook", "signed"],
+        "required": [
+            "id",
+            "numericId",
+            "name",
+            "clock",
+            "population",
+            "listeners",
+            "ceWebhook",
+            "signed",
+        ],
         "properties": {
             "id": {"type": "string"},
+            "numericId": NUMERIC_TENANT_ID,
             "name": {"type": "string"},
             "clock": {"$ref": "#/components/schemas/Clock"},
             "population": {
@@ -229,6 +245,7 @@ CONTROL_SCHEMAS: JSON = {
             "clearanceWindowMinutes",
             "seriesId",
             "trigger",
+            "channels",
             "targetGroup",
         ],
         "properties": {
@@ -246,6 +263,11 @@ CONTROL_SCHEMAS: JSON = {
             "clearanceWindowMinutes": {"type": "number"},
             "seriesId": {"type": ["integer", "null"]},
             "trigger": {"type": ["string", "null"]},
+            "channels": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "ChannelIDs: one EventTypeID 13 webhook each at clearance",
+            },
             "targetGroup": {
                 "anyOf": [
                     {
@@ -999,6 +1021,11 @@ def _referenced_schemas(root: Any, schemas: JSON) -> list[str]:
 
 
 # -- the listener ---------------------------------------------------------------------------
+WEBHOOK_TENANT_ID = {
+    "type": "integer",
+    "description": "The tenant's integer id (`numericId` in the control API), as in "
+    "Optimove's published webhook examples",
+}
 CORE_TIME = {
     "type": "string",
     "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$",
@@ -1051,7 +1078,22 @@ LISTENER_SCHEMAS: JSON = {
             "TimeStamp": CORE_TIME,
             "CampaignID": {"type": "integer"},
             "ClearanceRequiredBy": CORE_TIME,
-            "TenantID": {"type": "string", "description": "The simulator tenant"},
+            "TenantID": WEBHOOK_TENANT_ID,
+        },
+    },
+    "ChannelExecutedEvent": {
+        "type": "object",
+        "description": "A scheduled campaign was sent, at `ClearanceRequiredBy`, to its "
+        "approved customers on the channel `ChannelID` (one event per channel of the "
+        "campaign). Informational: nothing to do. Shape assumed (wire-contract §6). Unknown "
+        "fields may be added: ignore them.",
+        "required": ["EventTypeID", "TimeStamp", "CampaignID", "ChannelID", "TenantID"],
+        "properties": {
+            "EventTypeID": {"const": 13},
+            "TimeStamp": CORE_TIME,
+            "CampaignID": {"type": "integer"},
+            "ChannelID": {"type": "integer"},
+            "TenantID": WEBHOOK_TENANT_ID,
         },
     },
     "CampaignCancelledEvent": {
@@ -1094,7 +1136,11 @@ LISTENER_SCHEMAS: JSON = {
                             "id": {"type": "integer"},
                             "name": {"type": "string"},
                             "promo_codes": {"type": "array", "items": {"type": "string"}},
-                            "channels": {"type": "array", "items": {}},
+                            "channels": {
+                                "type": "array",
+                                "items": {"type": "integer"},
+                                "description": "The campaign's ChannelIDs",
+                            },
                         },
                     },
                 },
@@ -1134,8 +1180,9 @@ def listener_document(version: str = __version__) -> JSON:
             "description": "The webhooks the simulator sends, as the integrator's listener "
             "receives them (wire-contract §6). All are `POST` with `Content-Type: "
             "application/json`, delivered at least once (dedupe on `webhook-id`), and signed "
-            "with Standard Webhooks when a secret is set. Scheduled and cancelled events go "
-            "to the URLs registered with RegisterEventListener (EventTypeID 5 and 4); "
+            "with Standard Webhooks when a secret is set. Scheduled, cancelled and channel "
+            "events go to the URLs registered with RegisterEventListener (EventTypeID 5, 4, "
+            "and 13 with the event's ChannelID); "
             "triggered events to the CE v2 webhook. Verify the signature over the raw body "
             "before parsing it; `POST /_sim/webhooks/verify` explains a failing one.",
         },
@@ -1151,6 +1198,14 @@ def listener_document(version: str = __version__) -> JSON:
                 "CampaignCancelledEvent",
                 "EventTypeID 4: a campaign was cancelled",
                 "Sent to the EventTypeID 4 listener when an executed campaign is cancelled.",
+            ),
+            "campaignExecutedOnChannel": _webhook(
+                "campaign_executed_on_channel",
+                "ChannelExecutedEvent",
+                "EventTypeID 13: a scheduled campaign was sent on a channel",
+                "Sent at `ClearanceRequiredBy`, once per channel of the campaign, to the "
+                "listener registered for EventTypeID 13 with that `ChannelID`; not sent "
+                "when no such listener is registered.",
             ),
             "triggeredEvent": _webhook(
                 "triggered_event",

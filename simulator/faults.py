@@ -30,7 +30,7 @@ class FaultRule(WireModel):
     operation: Annotated[str, Field(max_length=128)] = Field(
         "*",
         description="API: an operation id such as validate_customers; webhook: "
-        "scheduled, cancelled or triggered; `*` for all",
+        "scheduled, cancelled, channel (EventTypeID 13) or triggered; `*` for all",
     )
     action: Literal[
         "latency",

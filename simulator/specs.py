@@ -38,6 +38,10 @@ Currency = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=
 MAX_MONEY = 2**53  # exact in JSON numbers everywhere; far above any real budget
 Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
 CampaignId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+ChannelId = Annotated[int, Field(ge=0, le=2**31 - 1)]  # as RegisterEventListener's ChannelID
+# The integer `TenantID` of webhooks a scenario may fix; the store numbers other tenants
+# from 100000 up (`Tx.next_tenant_number`), so the two never meet.
+NumericTenantId = Annotated[int, Field(ge=1, le=99_999)]
 
 # An http(s) URL whose host every URL parser reads alike: printable ASCII without `#/?[]`
 # (no IPv6 literals; punycode for international names), then anything but tabs and line
@@ -228,6 +232,11 @@ class CampaignCreate(Spec):
     executeAt: IsoTime | None = None
     seriesId: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     trigger: Text | None = None
+    channels: Annotated[list[ChannelId], Field(max_length=50)] = Field(
+        default_factory=list,
+        description="ChannelIDs the campaign is sent on: a scheduled campaign sends one "
+        "EventTypeID 13 webhook per channel at ClearanceRequiredBy",
+    )
 
     @model_validator(mode="after")
     def _shape_of_type(self) -> CampaignCreate:
@@ -237,6 +246,8 @@ class CampaignCreate(Spec):
             raise ValueError("a triggered campaign takes no 'targetGroup'")
         if self.executeAt is not None and self.executeAt.tzinfo is None:
             raise ValueError("executeAt needs a time zone (use Z for UTC)")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels must not repeat a ChannelID")
         return self
 
 
@@ -279,6 +290,11 @@ class TenantSpec(Spec):
     keys: Annotated[list[KeySpec], Field(max_length=20)] = []
     users: Annotated[list[UserSpec], Field(max_length=20)] = []
     webhookSecret: Secret | None = None
+    numericId: NumericTenantId | None = Field(
+        None,
+        description="The tenant's integer id, sent as `TenantID` in webhooks; absent: the "
+        "store assigns one (from 100000 up) when the tenant is created",
+    )
 
 
 class PromoCodeSpec(Spec):

@@ -22,7 +22,7 @@ from simulator.api.deps import AdminDep, RuntimeDep, call
 from simulator.api.routing import WireRoute
 from simulator.api.schemas import ErrorResponse, Session
 from simulator.domain.errors import DomainError, invalid
-from simulator.domain.models import Tenant
+from simulator.domain.models import Tenant, WebhookKind
 from simulator.domain.periods import iso_time
 from simulator.scenario import BUILTINS, builtin_scenario, parse_scenario
 from simulator.services import campaigns, tenants
@@ -82,6 +82,7 @@ class EmitEventsRequest(ControlModel):
 def _tenant(t: Tenant, now: datetime) -> dict[str, Any]:
     return {
         "id": t.id,
+        "numericId": t.numeric_id,
         "name": t.name,
         "clock": {"mode": t.clock.mode, "now": iso_time(now)},
         "population": {
@@ -129,7 +130,12 @@ async def create_tenant(
     tenant, keys = await call(rt, tenants.create_tenant, scenario, name=body.name)
     _arm_faults(request, tenant.id, scenario)
     return encode.json_response(
-        {"tenantId": tenant.id, "name": tenant.name, "keys": {role: key for key, role in keys}},
+        {
+            "tenantId": tenant.id,
+            "numericId": tenant.numeric_id,
+            "name": tenant.name,
+            "keys": {role: key for key, role in keys},
+        },
         201,
     )
 
@@ -370,7 +376,7 @@ async def list_outbox(
     caller: AdminDep,
     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    kind: Literal["scheduled", "cancelled", "triggered"] | None = None,
+    kind: WebhookKind | None = None,
 ) -> Response:
     """Webhook events written so far, in order (`seq`); page with `after`."""
     events = await call(rt, tenants.list_outbox, caller.tenant_id, after, limit, kind)

@@ -133,6 +133,7 @@ def campaign(c: Campaign, processed: int | None = None) -> dict[str, Any]:
         "clearanceWindowMinutes": c.clearance_window_s / 60,
         "seriesId": c.series_id,
         "trigger": c.trigger,
+        "channels": list(c.channels),
         "targetGroup": None
         if c.target is None
         else {

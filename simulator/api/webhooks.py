@@ -21,7 +21,7 @@ from simulator.api.control import ERRORS
 from simulator.api.deps import AdminDep, RuntimeDep, call
 from simulator.api.routing import WireRoute
 from simulator.domain.errors import DomainError
-from simulator.domain.models import Attempt, Delivery
+from simulator.domain.models import Attempt, Delivery, WebhookKind
 from simulator.faults import FaultRule
 from simulator.services import tenants
 from simulator.store.base import DeliveryLog
@@ -109,7 +109,7 @@ async def list_deliveries(
     caller: AdminDep,
     request: Request,
     status: Literal["pending", "delivered", "failed", "skipped"] | None = None,
-    kind: Literal["scheduled", "cancelled", "triggered"] | None = None,
+    kind: WebhookKind | None = None,
     campaignId: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
@@ -131,7 +131,7 @@ async def summarize_deliveries(
     caller: AdminDep,
     request: Request,
     campaignId: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    kind: Literal["scheduled", "cancelled", "triggered"] | None = None,
+    kind: WebhookKind | None = None,
 ) -> Response:
     """Counts by status, retries, delivery lag percentiles and the achieved rate."""
     found = _log(request).deliveries(

@@ -3,8 +3,10 @@ and triggered events.
 
 Real API (optimove-api-facts §2.4): an EventTypeID 5 campaign is processed and held until
 `ClearanceRequiredBy` (default 30 minutes later), then sent only to the customers approved
-by then. EventTypeID 4 announces a cancelled campaign. Triggered campaigns send one CE v2
-webhook per customer event, shaped like the documented v1 gateway payload.
+by then, on each of its channels: one EventTypeID 13 webhook per channel (wire-contract §6,
+rev 2; optimove-api-facts "Added in turn 2"). EventTypeID 4 announces a cancelled campaign.
+Triggered campaigns send one CE v2 webhook per customer event, shaped like the documented
+v1 gateway payload.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class ProcessedList:
 
 
 def execute(
-    campaign: Campaign, *, tenant_id: str, now: datetime, ids: Ids
+    campaign: Campaign, *, tenant_id: int, now: datetime, ids: Ids
 ) -> tuple[Campaign, OutboxEvent]:
     """Process a scheduled campaign: it goes on hold until `now + clearance window`, and the
     EventTypeID 5 webhook tells the integrator to fetch, validate and approve by then."""
@@ -68,16 +70,41 @@ def execute(
     return executed, OutboxEvent(ids.next("msg"), "scheduled", campaign.id, body, now)
 
 
-def clear(state: LedgerState, campaign: Campaign, *, now: datetime) -> tuple[Campaign, int, int]:
-    """At `ClearanceRequiredBy`: the campaign is sent to the approved customers and every
-    reservation still open for it is released. Returns (campaign, sent, released)."""
+@dataclass(frozen=True, slots=True)
+class Cleared:
+    """What clearing a campaign did: the campaign as cleared, how many customers it was sent
+    to, how many reservations were released, and its EventTypeID 13 webhooks."""
+
+    campaign: Campaign
+    sent: int
+    released: int
+    events: tuple[OutboxEvent, ...]
+
+
+def clear(
+    state: LedgerState, campaign: Campaign, *, now: datetime, tenant_id: int, ids: Ids
+) -> Cleared:
+    """At `ClearanceRequiredBy`: the campaign is sent to the approved customers, every
+    reservation still open for it is released, and one EventTypeID 13 webhook is written per
+    channel of the campaign (none for a campaign without channels), in channel order."""
     if campaign.status is not CampaignStatus.EXECUTED:
         raise DomainError(
             "invalid_transition", f"campaign {campaign.id} is {campaign.status}, not executed"
         )
     released = _release_open(state, campaign)
     sent = state.committed_count(campaign.id)
-    return replace(campaign, status=CampaignStatus.CLEARED, finished_at=now), sent, released
+    events = tuple(
+        OutboxEvent(
+            ids.next("msg"),
+            "channel",
+            campaign.id,
+            channel_body(campaign.id, channel, now=now, tenant_id=tenant_id),
+            now,
+        )
+        for channel in campaign.channels
+    )
+    cleared = replace(campaign, status=CampaignStatus.CLEARED, finished_at=now)
+    return Cleared(cleared, sent, released, events)
 
 
 def cancel(
@@ -129,14 +156,30 @@ def emit_event(
 # One builder per webhook kind, used by the services and by `optisim contract listener`, so
 # the listener check sends exactly the bodies the simulator sends.
 def scheduled_body(
-    campaign_id: int, *, now: datetime, clearance_required_by: datetime, tenant_id: str
+    campaign_id: int, *, now: datetime, clearance_required_by: datetime, tenant_id: int
 ) -> dict[str, Any]:
-    """EventTypeID 5: the campaign was processed; core times (`YYYY-MM-DD HH:MM:SS`)."""
+    """EventTypeID 5: the campaign was processed; core times (`YYYY-MM-DD HH:MM:SS`).
+    `TenantID` is the tenant's integer id, as in Optimove's published examples."""
     return {
         "EventTypeID": 5,
         "TimeStamp": core_time(now),
         "CampaignID": campaign_id,
         "ClearanceRequiredBy": core_time(clearance_required_by),
+        "TenantID": tenant_id,
+    }
+
+
+def channel_body(
+    campaign_id: int, channel_id: int, *, now: datetime, tenant_id: int
+) -> dict[str, Any]:
+    """EventTypeID 13: the campaign was sent on channel `channel_id`. Shape assumed
+    (wire-contract §6 rev 2): `ChannelID` appears in channel-scoped events
+    (optimove-api-facts §2.4), `TenantID` as in the type 5 webhook."""
+    return {
+        "EventTypeID": 13,
+        "TimeStamp": core_time(now),
+        "CampaignID": campaign_id,
+        "ChannelID": channel_id,
         "TenantID": tenant_id,
     }
 
@@ -160,7 +203,7 @@ def triggered_body(campaign: Campaign, event: TriggeredEvent) -> dict[str, Any]:
                 "id": campaign.action_id,
                 "name": campaign.action_name,
                 "promo_codes": [campaign.promo_code],
-                "channels": [],
+                "channels": list(campaign.channels),
             },
         },
         "context": dict(event.context),

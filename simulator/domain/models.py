@@ -15,6 +15,9 @@ RewardKind = Literal["amount", "units"]
 CampaignType = Literal["scheduled", "triggered"]
 Role = Literal["admin", "integrations"]
 ClockMode = Literal["realtime", "manual"]
+# What an outbox event announces: EventTypeID 5, 4, 13 (per channel), or a CE v2 event.
+WebhookKind = Literal["scheduled", "cancelled", "channel", "triggered"]
+WEBHOOK_KINDS: tuple[WebhookKind, ...] = ("scheduled", "cancelled", "channel", "triggered")
 
 
 class PromotionStatus(StrEnum):
@@ -154,6 +157,8 @@ class Campaign:
     series_id: int | None = None
     trigger: str | None = None
     executed_at: datetime | None = None
+    # ChannelIDs the campaign is sent on: one EventTypeID 13 webhook each at clearance
+    channels: tuple[int, ...] = ()
     clearance_required_by: datetime | None = None
     finished_at: datetime | None = None
 
@@ -239,7 +244,7 @@ class OutboxEvent:
     """A webhook waiting to be delivered. `id` is the Standard Webhooks `webhook-id`."""
 
     id: str
-    kind: Literal["scheduled", "cancelled", "triggered"]
+    kind: WebhookKind
     campaign_id: int
     body: dict[str, Any]
     created_at: datetime
@@ -310,6 +315,9 @@ class Tenant:
     id: str
     name: str
     created_at: datetime
+    # The integer id Optimove's webhooks carry as `TenantID` (wire-contract §6, rev 2);
+    # `id` stays the key everywhere else. Unique per store.
+    numeric_id: int = 0
     clock: ClockState = ClockState()
     population: PopulationSpec = PopulationSpec()
     webhook_secret: str | None = None

@@ -48,6 +48,12 @@ def _kinds(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str,
     help="path of your EventTypeID 4 listener  [default: --scheduled-path]",
 )
 @click.option(
+    "--channel-path",
+    default=None,
+    help="path of your EventTypeID 13 listener (campaign sent on a channel; registered "
+    "for each channel of the scheduled campaign)  [default: --scheduled-path]",
+)
+@click.option(
     "--triggered-path",
     default="/optimove/triggered",
     show_default=True,
@@ -55,7 +61,7 @@ def _kinds(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str,
 )
 @click.option(
     "--kinds",
-    default="scheduled,cancelled,triggered",
+    default="scheduled,cancelled,channel,triggered",
     show_default=True,
     callback=_kinds,
     help="webhook kinds to check",
@@ -150,6 +156,7 @@ def listener(
     url: str,
     scheduled_path: str,
     cancelled_path: str | None,
+    channel_path: str | None,
     triggered_path: str,
     kinds: tuple[str, ...],
     secret: str | None,
@@ -191,6 +198,7 @@ def listener(
         url=url,
         scheduled_path=scheduled_path,
         cancelled_path=cancelled_path,
+        channel_path=channel_path,
         triggered_path=triggered_path,
         kinds=kinds,
         secret=secret,

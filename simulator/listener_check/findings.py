@@ -4,7 +4,8 @@ and the request journal. Pure: `evaluate` takes what was collected and returns t
 each failure with its evidence (the journal requests involved and the audit's examples).
 
 The rules (wire-contract §2.1, §3, §4; the audit's violation codes in docs/decisions.md):
-- the webhooks reached the listener (2xx);
+- the webhooks reached the listener (2xx), the EventTypeID 13 ones of the scheduled
+  campaign's channels (sent at clearance) included when a channel path is checked;
 - every customer of the scheduled campaign was fetched before approving;
 - only customers validated for the campaign are approved (`approved_without_validation`,
   `approved_not_targeted`);
@@ -56,6 +57,9 @@ class Observed:
     triggered: dict[str, Any] | None
     scheduled_delivery: dict[str, Any] | None  # with `attemptLog`
     triggered_deliveries: list[dict[str, Any]] = field(default_factory=list)
+    # EventTypeID 13 deliveries of the scheduled campaign; None: not checked
+    channel_deliveries: list[dict[str, Any]] | None = None
+    channels: list[int] = field(default_factory=list)  # the ChannelIDs registered for 13
     requests: list[Entry] = field(default_factory=list)  # the integrator's, from the journal
     resent: set[str] = field(default_factory=set)  # webhook ids re-sent on purpose
     settled: bool = True
@@ -154,6 +158,8 @@ def evaluate(o: Observed) -> list[CheckResult]:
     out = [_settled(o)]
     if o.scheduled is not None:
         out += [_scheduled_delivered(o), _customers_fetched(o, o.scheduled)]
+        if o.channel_deliveries is not None:
+            out.append(_channel_delivered(o, o.channel_deliveries))
     if o.triggered is not None:
         out += [_triggered_delivered(o), _triggered_approved(o, o.triggered)]
     out += [
@@ -243,6 +249,21 @@ def _triggered_delivered(o: Observed) -> CheckResult:
         f"{total - len(missed)} of {total} delivered",
         evidence,
     )
+
+
+def _channel_delivered(o: Observed, found: list[dict[str, Any]]) -> CheckResult:
+    title = "every EventTypeID 13 webhook (one per channel, at clearance) reached the listener"
+    missed = [d for d in found if d.get("deliveredAt") is None]
+    missing = len(o.channels) - len(found)
+    detail = f"{len(found) - len(missed)} of {len(o.channels)} delivered"
+    evidence = [
+        f"webhook {d['eventId']}: {d['status']} after {d['attempts']} attempt(s), last: "
+        f"{d['lastStatus'] if d['lastStatus'] is not None else d['lastError']}"
+        for d in missed
+    ]
+    if missing > 0:
+        evidence.append(f"{missing} EventTypeID 13 webhook(s) not written or not yet listed")
+    return _check("channel_delivered", title, bool(missed) or missing > 0, detail, evidence)
 
 
 def _customers_fetched(o: Observed, report: dict[str, Any]) -> CheckResult:

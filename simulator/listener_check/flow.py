@@ -3,11 +3,12 @@ simulator saw (the findings are judged in `findings.py`).
 
 Steps: load a fresh demo world (scheduled campaign sized `customers`), switch the journal
 on, compress the webhook retry schedule, register the integrator's listener URLs
-(EventTypeID 5 and 4, the CE v2 webhook); execute the scheduled campaign and fire
-`events` triggered events; wait until the integrator has settled (every webhook delivered
-or given up, and no new request from the integrator for `settle_s`) or `wait_s` passes;
-re-send one webhook of each campaign with its `webhook-id` (at-least-once: the integrator
-must not act twice) and settle again; clear the scheduled campaign; read the audit
+(EventTypeID 5 and 4, 13 for each channel of the scheduled campaign, the CE v2 webhook);
+execute the scheduled campaign and fire `events` triggered events; wait until the
+integrator has settled (every webhook delivered or given up, and no new request from the
+integrator for `settle_s`) or `wait_s` passes; re-send one webhook of each campaign with
+its `webhook-id` (at-least-once: the integrator must not act twice) and settle again;
+clear the scheduled campaign and wait for its EventTypeID 13 webhooks; read the audit
 reports, the deliveries and the integrator's requests from the journal.
 """
 
@@ -34,6 +35,7 @@ class FlowOptions:
     cancelled_url: str | None
     triggered_url: str | None  # None: the triggered flow is not checked
     secret: str | None
+    channel_url: str | None = None  # None: no EventTypeID 13 listener is registered
     triggered_secret: str | None = None
     customers: int = 200
     events: int = 20
@@ -59,6 +61,12 @@ def world(options: FlowOptions) -> dict[str, Any]:
     return scenario
 
 
+def channels(options: FlowOptions) -> list[int]:
+    """The ChannelIDs of the world's scheduled campaign (one EventTypeID 13 each)."""
+    found = [c for c in world(options)["campaigns"] if c["id"] == SCHEDULED]
+    return list(found[0].get("channels", [])) if found else []
+
+
 async def prepare(admin: SimAdmin, options: FlowOptions, *, load: bool) -> None:
     """A fresh world (`load`: on a simulator we did not start), the journal on, retries
     compressed, and the integrator's listeners registered."""
@@ -73,6 +81,10 @@ async def prepare(admin: SimAdmin, options: FlowOptions, *, load: bool) -> None:
     for event_type, url in ((5, options.scheduled_url), (4, options.cancelled_url)):
         if url is not None:
             body = {"EventTypeID": event_type, "ListenerURL": url}
+            await admin.call("POST", "/current/general/RegisterEventListener", json=body)
+    if options.channel_url is not None and options.scheduled_url is not None:
+        for channel in channels(options):
+            body = {"EventTypeID": 13, "ListenerURL": options.channel_url, "ChannelID": channel}
             await admin.call("POST", "/current/general/RegisterEventListener", json=body)
     if options.triggered_url is not None:
         hook: dict[str, Any] = {"url": options.triggered_url}
@@ -158,8 +170,28 @@ class _Flow:
         waited = time.monotonic() - started
         if SCHEDULED in self.campaigns:
             await self.admin.call("POST", f"/_sim/campaigns/{SCHEDULED}/clear")
+            if self.watches_channels:
+                await self.channel_settle(max(deadline, time.monotonic() + 2 * o.timeout_s))
         await self.tail.poll()
         return await self.observe(settled, waited, resent)
+
+    @property
+    def watches_channels(self) -> bool:
+        return self.options.channel_url is not None and bool(channels(self.options))
+
+    async def channel_deliveries(self) -> list[dict[str, Any]]:
+        found = await self.admin.deliveries(SCHEDULED)
+        return [d for d in found.values() if d["kind"] == "channel"]
+
+    async def channel_settle(self, deadline: float) -> None:
+        """Wait until every EventTypeID 13 webhook of the cleared campaign is delivered or
+        given up (they are written at clearance, after the integrator has settled)."""
+        want = len(channels(self.options))
+        while time.monotonic() < deadline:
+            found = await self.channel_deliveries()
+            if len(found) >= want and all(d["status"] in FINAL for d in found):
+                return
+            await asyncio.sleep(POLL_S)
 
     async def observe(self, settled: bool, waited: float, resent: set[str]) -> Observed:
         report = {
@@ -175,6 +207,9 @@ class _Flow:
         triggered = []
         if TRIGGERED in self.campaigns:
             triggered = list((await self.admin.deliveries(TRIGGERED)).values())
+        channel = None
+        if SCHEDULED in self.campaigns and self.watches_channels:
+            channel = await self.channel_deliveries()
         return Observed(
             scheduled_id=SCHEDULED,
             triggered_id=TRIGGERED,
@@ -182,6 +217,8 @@ class _Flow:
             triggered=report.get(TRIGGERED),
             scheduled_delivery=scheduled_delivery,
             triggered_deliveries=triggered,
+            channel_deliveries=channel,
+            channels=channels(self.options) if channel is not None else [],
             requests=list(self.tail.entries),
             resent=resent,
             settled=settled,

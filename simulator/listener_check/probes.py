@@ -1,6 +1,8 @@
 """The listener contract, checked by sending webhooks straight to the integrator's listener.
 
-Rules checked per webhook kind (wire-contract §6; contracts/listener.json):
+Rules checked per webhook kind (wire-contract §6; contracts/listener.json): scheduled
+(EventTypeID 5), cancelled (4), channel (13, a campaign sent on a channel) and triggered
+(CE v2):
 - `accepted`: the webhook, exactly as optisim sends it (the body builders of
   `simulator.domain.campaigns`, the headers of `simulator.webhooks.signing`), is answered
   2xx within the timeout (the sender's default is 10 s; slower counts as not delivered).
@@ -31,14 +33,25 @@ from typing import Any
 import httpx
 import orjson
 
-from simulator.domain.campaigns import cancelled_body, scheduled_body, triggered_body
+from simulator.domain.campaigns import (
+    cancelled_body,
+    channel_body,
+    scheduled_body,
+    triggered_body,
+)
 from simulator.domain.models import Campaign, CampaignStatus, TriggeredEvent
 from simulator.listener_check.model import CheckResult, Status
 from simulator.webhooks import signing
 
-KINDS = ("scheduled", "cancelled", "triggered")
-PROBE_CAMPAIGNS = {"scheduled": 990_005, "cancelled": 990_004, "triggered": 990_007}
-PROBE_TENANT = "optisim-contract-check"
+KINDS = ("scheduled", "cancelled", "channel", "triggered")
+PROBE_CAMPAIGNS = {
+    "scheduled": 990_005,
+    "cancelled": 990_004,
+    "channel": 990_013,
+    "triggered": 990_007,
+}
+PROBE_TENANT = 99_999  # an integer TenantID, like every webhook's (wire-contract §6)
+PROBE_CHANNEL = 990  # the ChannelID of the EventTypeID 13 probe
 STALE_S = 2 * signing.TOLERANCE_S  # well outside the receiver's 5-minute tolerance
 
 
@@ -86,6 +99,8 @@ def webhook_payload(kind: str, now: datetime) -> dict[str, Any]:
         )
     if kind == "cancelled":
         return cancelled_body(campaign_id, now=now)
+    if kind == "channel":
+        return channel_body(campaign_id, PROBE_CHANNEL, now=now, tenant_id=PROBE_TENANT)
     campaign = Campaign(
         id=campaign_id,
         type="triggered",
@@ -117,10 +132,12 @@ def malformed_bodies(kind: str) -> list[tuple[str, bytes]]:
         wrong_types = {"eventId": 7, "eventTime": False, "user": "C1", "campaign": [], "context": 1}
     else:
         wrong_types = {
-            "EventTypeID": 5 if kind == "scheduled" else 4,
+            "EventTypeID": {"scheduled": 5, "cancelled": 4, "channel": 13}[kind],
             "TimeStamp": 20261127,
             "CampaignID": "not-a-number",
             "ClearanceRequiredBy": ["tomorrow"],
+            "ChannelID": "email",
+            "TenantID": "demo",
         }
     return [
         ("not JSON", b'{"EventTypeID": 5, "CampaignID": '),

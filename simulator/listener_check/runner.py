@@ -30,6 +30,7 @@ class ListenerCheckOptions:
     url: str
     scheduled_path: str = "/optimove/events"
     cancelled_path: str | None = None  # default: scheduled_path
+    channel_path: str | None = None  # EventTypeID 13; default: scheduled_path
     triggered_path: str = "/optimove/triggered"
     kinds: tuple[str, ...] = KINDS
     secret: str | None = None
@@ -48,6 +49,7 @@ class ListenerCheckOptions:
         path = {
             "scheduled": self.scheduled_path,
             "cancelled": self.cancelled_path or self.scheduled_path,
+            "channel": self.channel_path or self.scheduled_path,
             "triggered": self.triggered_path,
         }[kind]
         return self.url.rstrip("/") + path
@@ -70,6 +72,7 @@ class ListenerCheckOptions:
         return FlowOptions(
             scheduled_url=url("scheduled"),
             cancelled_url=url("cancelled"),
+            channel_url=url("channel"),
             triggered_url=url("triggered"),
             secret=self.secret,
             triggered_secret=self.triggered_secret,

@@ -58,7 +58,7 @@ def settle(rt: Runtime, tx: Tx, tenant: Tenant, campaign: Campaign, now: datetim
         if duty == "execute":
             campaign = _execute(rt, tx, tenant, campaign, now)
         else:
-            campaign = _clear(tx, campaign, now)
+            campaign = _clear(rt, tx, tenant, campaign, now)
     return campaign
 
 
@@ -119,6 +119,7 @@ def create_campaign_in(rt: Runtime, tx: Tx, tenant: Tenant, spec: CampaignCreate
         execute_at=spec.executeAt,
         series_id=spec.seriesId,
         trigger=spec.trigger,
+        channels=tuple(spec.channels),
     )
     tx.put_campaign(campaign)
     return settle(rt, tx, tenant, campaign, rt.now(tenant))
@@ -144,7 +145,7 @@ def _execute(rt: Runtime, tx: Tx, tenant: Tenant, campaign: Campaign, now: datet
         processed = freeze(rt.population(tenant), campaign.target)
     else:
         processed = ProcessedList()
-    executed, event = campaigns.execute(campaign, tenant_id=tenant.id, now=now, ids=rt.ids)
+    executed, event = campaigns.execute(campaign, tenant_id=tenant.numeric_id, now=now, ids=rt.ids)
     tx.put_processed(campaign.id, processed)
     tx.put_campaign(executed)
     tx.append_outbox(event)
@@ -152,12 +153,16 @@ def _execute(rt: Runtime, tx: Tx, tenant: Tenant, campaign: Campaign, now: datet
     return executed
 
 
-def _clear(tx: Tx, campaign: Campaign, now: datetime) -> Campaign:
-    cleared, sent, released = campaigns.clear(tx, campaign, now=now)
-    tx.put_campaign(cleared)
+def _clear(rt: Runtime, tx: Tx, tenant: Tenant, campaign: Campaign, now: datetime) -> Campaign:
+    done = campaigns.clear(tx, campaign, now=now, tenant_id=tenant.numeric_id, ids=rt.ids)
+    tx.put_campaign(done.campaign)
+    for event in done.events:
+        tx.append_outbox(event)
     stats = tx.stats(campaign.id)
-    tx.put_stats(campaign.id, replace(stats, sent=sent, released=stats.released + released))
-    return cleared
+    tx.put_stats(
+        campaign.id, replace(stats, sent=done.sent, released=stats.released + done.released)
+    )
+    return done.campaign
 
 
 def execute_campaign(rt: Runtime, tenant_id: str, campaign_id: int) -> Campaign:
@@ -169,10 +174,11 @@ def execute_campaign(rt: Runtime, tenant_id: str, campaign_id: int) -> Campaign:
 
 
 def clear_campaign(rt: Runtime, tenant_id: str, campaign_id: int) -> Campaign:
-    """Clear an executed campaign now, as if its `ClearanceRequiredBy` had come."""
+    """Clear an executed campaign now, as if its `ClearanceRequiredBy` had come: it is sent
+    to the approved customers and each of its channels gets an EventTypeID 13 webhook."""
     with rt.store.transaction(tenant_id) as tx:
-        _, campaign, now = settled_campaign(rt, tx, campaign_id)
-        return _clear(tx, campaign, now)
+        tenant, campaign, now = settled_campaign(rt, tx, campaign_id)
+        return _clear(rt, tx, tenant, campaign, now)
 
 
 def cancel_campaign(rt: Runtime, tenant_id: str, campaign_id: int) -> Campaign:

@@ -51,7 +51,7 @@ def _clock(scenario: Scenario, wall: float) -> ClockState:
 
 
 def _apply(rt: Runtime, tx: Tx, tenant: Tenant, scenario: Scenario) -> Tenant:
-    """Replace the tenant's world with the scenario's (keys and id stay)."""
+    """Replace the tenant's world with the scenario's (keys, id and numeric id stay)."""
     tx.reset()
     tenant = replace(
         tenant,
@@ -77,12 +77,19 @@ def create_tenant(
     rt: Runtime, scenario: Scenario, *, tenant_id: str | None = None, name: str | None = None
 ) -> tuple[Tenant, list[tuple[str, Role]]]:
     """A new isolated tenant with fresh keys (one admin, one integrations) and the
-    scenario's world. Used by parallel test runs: nothing is shared between tenants."""
+    scenario's world. Used by parallel test runs: nothing is shared between tenants. Its
+    integer id (`TenantID` in webhooks) is numbered by the store: a scenario's
+    `tenant.numericId` is for the scenario's own tenant only."""
     tenant_id = tenant_id or f"t-{secrets.token_hex(6)}"
     with rt.store.transaction(tenant_id) as tx:
         if tx.tenant() is not None:
             raise DomainError("tenant_exists", f"tenant {tenant_id!r} already exists")
-        tenant = Tenant(tenant_id, name or scenario.tenant.name, clock_now(ClockState(), rt.wall()))
+        tenant = Tenant(
+            tenant_id,
+            name or scenario.tenant.name,
+            clock_now(ClockState(), rt.wall()),
+            numeric_id=tx.next_tenant_number(),
+        )
         tx.put_tenant(tenant)
         for role in ("admin", "integrations"):
             tx.add_key(new_key(role), role)
@@ -90,21 +97,58 @@ def create_tenant(
         return require_tenant(tx), tx.keys()
 
 
+def _check_number_free(rt: Runtime, tenant_id: str, number: int) -> None:
+    """A scenario's fixed `numericId` must not be another tenant's already."""
+    for other in rt.store.tenant_ids():
+        if other == tenant_id:
+            continue
+        with rt.store.transaction(other) as tx:
+            found = tx.tenant()
+        if found is not None and found.numeric_id == number:
+            raise invalid("tenant.numericId", f"{number} is the numericId of another tenant")
+
+
+def _number_the_unnumbered(rt: Runtime, skip: str) -> None:
+    """Tenants of a store written before tenants had integer ids get one (at startup)."""
+    for tenant_id in rt.store.tenant_ids():
+        if tenant_id == skip:
+            continue
+        with rt.store.transaction(tenant_id) as tx:
+            tenant = tx.tenant()
+            if tenant is not None and tenant.numeric_id == 0:
+                tx.put_tenant(replace(tenant, numeric_id=tx.next_tenant_number()))
+
+
 def ensure_scenario_tenant(rt: Runtime, scenario: Scenario) -> tuple[Tenant, bool]:
-    """Create the scenario's own tenant (its id and keys) unless it exists already.
+    """Create the scenario's own tenant (its id, keys and `numericId`) unless it exists
+    already; without a `numericId` the store numbers it. Tenants found without a number
+    (a store written before tenants had one) are given one now, the scenario's own its
+    `numericId` when it declares one.
 
     Safe when several server processes share one SQLite file: the first one creates it,
     the others find it. Returns (tenant, created)."""
     spec = scenario.tenant
+    if spec.numericId is not None:
+        _check_number_free(rt, spec.id, spec.numericId)
+    _number_the_unnumbered(rt, skip=spec.id)
     with rt.store.transaction(spec.id) as tx:
         existing = tx.tenant()
         if existing is not None:
+            if existing.numeric_id == 0:
+                number = spec.numericId or tx.next_tenant_number()
+                existing = replace(existing, numeric_id=number)
+                tx.put_tenant(existing)
             return existing, False
         for key in spec.keys:
             owner = rt.store.lookup_key(key.key)
             if owner is not None and owner[0] != spec.id:
                 raise invalid("tenant.keys", f"key {key.key[:6]}… belongs to another tenant")
-        tenant = Tenant(spec.id, spec.name, clock_now(ClockState(), rt.wall()))
+        tenant = Tenant(
+            spec.id,
+            spec.name,
+            clock_now(ClockState(), rt.wall()),
+            numeric_id=spec.numericId or tx.next_tenant_number(),
+        )
         tx.put_tenant(tenant)
         for key in spec.keys:
             tx.add_key(key.key, key.role)

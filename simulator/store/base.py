@@ -27,6 +27,10 @@ from simulator.domain.models import (
 )
 from simulator.domain.state import LedgerState
 
+# Tenants numbered by the store start here; scenarios may fix numbers below it
+# (`simulator.specs.NumericTenantId`), so a fixed number never meets an assigned one.
+FIRST_TENANT_NUMBER = 100_000
+
 
 class Tx(LedgerState, Protocol):
     """One tenant's state inside one transaction (the ledger plus everything else)."""
@@ -34,6 +38,11 @@ class Tx(LedgerState, Protocol):
     tenant_id: str
 
     def tenant(self) -> Tenant | None: ...
+
+    def next_tenant_number(self) -> int:
+        """A store-wide unique integer tenant id (`Tenant.numeric_id`): FIRST_TENANT_NUMBER,
+        then one more each call. Unique, not gap-free (a rolled-back call may skip one)."""
+        ...
 
     def put_tenant(self, tenant: Tenant) -> None: ...
 

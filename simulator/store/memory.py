@@ -27,6 +27,7 @@ from simulator.domain.models import (
     TriggeredEvent,
     Usage,
 )
+from simulator.store.base import FIRST_TENANT_NUMBER
 
 _ABSENT = object()
 _NO_HOLDING = Holding()
@@ -88,6 +89,9 @@ class MemoryTx:
     # -- tenant ------------------------------------------------------------------------
     def tenant(self) -> Tenant | None:
         return self._d.tenant
+
+    def next_tenant_number(self) -> int:
+        return self._store.next_tenant_number()
 
     def put_tenant(self, tenant: Tenant) -> None:
         old = self._d.tenant
@@ -238,6 +242,13 @@ class MemoryStore:
         self._keys: dict[str, tuple[str, Role]] = {}
         self._tokens: dict[str, Token] = {}
         self._lock = threading.Lock()
+        self._next_number = FIRST_TENANT_NUMBER
+
+    def next_tenant_number(self) -> int:
+        with self._lock:
+            number = self._next_number
+            self._next_number += 1
+            return number
 
     @contextmanager
     def transaction(self, tenant_id: str) -> Iterator[MemoryTx]:

@@ -62,6 +62,7 @@ from simulator.domain.models import (
     Usage,
     Violation,
 )
+from simulator.store.base import FIRST_TENANT_NUMBER
 
 BUSY_TIMEOUT_MS = 30_000
 SCHEMA_VERSION = 1
@@ -193,6 +194,11 @@ _SCHEMA = (
         data BLOB NOT NULL,
         PRIMARY KEY (tenant_id, seq))""",
     "CREATE INDEX IF NOT EXISTS outbox_by_kind ON outbox (tenant_id, kind, seq)",
+    # Store-wide counters (the next tenant number); a table of its own, so a file written
+    # before it existed gains it on the next start.
+    """CREATE TABLE IF NOT EXISTS counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL) WITHOUT ROWID""",
 )
 
 # -- statements (constant strings: sqlite3 keeps them prepared in its statement cache) ----
@@ -202,6 +208,10 @@ _TENANT_PUT = (
     "ON CONFLICT (id) DO UPDATE SET data = excluded.data"
 )
 _TENANT_IDS = "SELECT id FROM tenants ORDER BY rowid"
+_NEXT_TENANT_NUMBER = (
+    "INSERT INTO counters (name, value) VALUES ('tenant_number', ?) "
+    "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+)
 _TENANT_EXISTS = "SELECT 1 FROM tenants WHERE id = ?"
 _KEY_PUT = (
     "INSERT INTO api_keys (key, tenant_id, role) VALUES (?, ?, ?) ON CONFLICT (key) "
@@ -374,6 +384,8 @@ def _tenant_from(raw: bytes) -> Tenant:
         id=d["id"],
         name=d["name"],
         created_at=_dt(d["created_at"]),
+        # 0 for a tenant written before tenants had numbers (no webhook id to give it)
+        numeric_id=d.get("numeric_id", 0),
         clock=ClockState(clock["mode"], clock["offset_s"], _opt_dt(clock["manual_now"])),
         population=PopulationSpec(**d["population"]),
         webhook_secret=d["webhook_secret"],
@@ -440,6 +452,7 @@ def _campaign_from(raw: bytes) -> Campaign:
         executed_at=_opt_dt(d["executed_at"]),
         clearance_required_by=_opt_dt(d["clearance_required_by"]),
         finished_at=_opt_dt(d["finished_at"]),
+        channels=tuple(d.get("channels", ())),
     )
 
 
@@ -532,6 +545,12 @@ class SqliteTx:
 
     def tenant_exists(self) -> bool:
         return self._one(_TENANT_EXISTS, (self.tenant_id,)) is not None
+
+    def next_tenant_number(self) -> int:
+        # Inside this transaction (BEGIN IMMEDIATE holds the file's write lock), so two
+        # processes creating tenants at once never draw the same number.
+        number: int = self._one(_NEXT_TENANT_NUMBER, (FIRST_TENANT_NUMBER,))[0]
+        return number
 
     def put_tenant(self, tenant: Tenant) -> None:
         self._c.execute(_TENANT_PUT, (self.tenant_id, _dump(tenant, tenant.clock.offset_s)))

@@ -32,6 +32,7 @@ import orjson
 from simulator.domain.models import Attempt, Delivery, Tenant, WebhookConfig
 from simulator.faults import FaultRegistry
 from simulator.services.runtime import Runtime
+from simulator.services.tenants import listener_key
 from simulator.store.base import DeliveryLog
 from simulator.webhooks import signing
 
@@ -218,7 +219,7 @@ class Dispatcher:
             self._results.append((replace(d, status="skipped", last_error="tenant gone"), None))
             return
         tenant, config = found
-        url, secrets = _target(tenant, config, d.kind, self.clock())
+        url, secrets = _target(tenant, config, d, self.clock())
         if url is None:
             skipped = replace(d, status="skipped", last_error="no listener registered")
             self._results.append((skipped, None))
@@ -300,11 +301,18 @@ def _timeout(seconds: float) -> aiohttp.ClientTimeout:
 
 
 def _target(
-    tenant: Tenant, config: WebhookConfig, kind: str, now: float
+    tenant: Tenant, config: WebhookConfig, d: Delivery, now: float
 ) -> tuple[str | None, list[str]]:
     """Where an event goes and the secrets that sign it. Triggered events use the CE v2
-    registration's secret when it has one, else the tenant's (wire-contract §8)."""
+    registration's secret when it has one, else the tenant's (wire-contract §8); EventTypeID
+    13 goes to the listener registered for 13 with the event's `ChannelID` (wire-contract
+    §6), never to one of another channel nor to a general one."""
+    kind = d.kind
     previous = [s for s, until in config.previous_secrets if until > now]
+    if kind == "channel":
+        channel = orjson.loads(d.body)["ChannelID"]
+        listener = tenant.listeners.get(listener_key(13, channel))
+        return listener, [s for s in (tenant.webhook_secret, *previous) if s]
     if kind == "triggered":
         hook = tenant.ce_webhook
         if hook is None:
@@ -312,7 +320,7 @@ def _target(
         if hook.secret:
             return hook.url, [hook.secret]
         return hook.url, [s for s in (tenant.webhook_secret, *previous) if s]
-    listener = tenant.listeners.get("5" if kind == "scheduled" else "4")
+    listener = tenant.listeners.get(listener_key(5 if kind == "scheduled" else 4, None))
     return listener, [s for s in (tenant.webhook_secret, *previous) if s]
 
 

@@ -232,7 +232,7 @@ def test_execute_writes_a_type_5_event_with_clearance_required_by(sim: Sim) -> N
     }
     assert body["EventTypeID"] == 5
     assert body["CampaignID"] == SCHEDULED
-    assert body["TenantID"] == "demo"
+    assert body["TenantID"] == 28209  # the demo tenant's fixed integer id (demo.yaml)
     stamp, deadline = core_time(body["TimeStamp"]), core_time(body["ClearanceRequiredBy"])
     assert stamp == now.replace(microsecond=0)
     assert deadline - stamp == timedelta(minutes=30)

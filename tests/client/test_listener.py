@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ SCHEDULED = {
     "TimeStamp": "2026-11-27 10:00:00",
     "CampaignID": 48213,
     "ClearanceRequiredBy": "2026-11-27 10:30:00",
-    "TenantID": "demo",
+    "TenantID": 28209,
 }
 TRIGGERED = {
     "eventId": "EV_1",
@@ -198,6 +199,39 @@ def test_other_core_event_types_are_acknowledged_and_ignored(
     response = client.post("/optimove/events", content=body, headers=signed(body))
     assert (response.status_code, response.json()) == (202, {"status": "ignored"})
     assert receiver.dispatched == []
+
+
+def test_a_campaign_sent_on_a_channel_is_acknowledged_logged_and_runs_nothing(
+    client: TestClient, receiver: FakeReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = {
+        "EventTypeID": 13,
+        "TimeStamp": "2026-11-27 10:30:00",
+        "CampaignID": 48213,
+        "ChannelID": 15,
+        "TenantID": 28209,
+    }
+    body = encode(event)
+    with caplog.at_level(logging.INFO, logger="reference_client.listener"):
+        response = client.post("/optimove/events", content=body, headers=signed(body))
+    assert (response.status_code, response.json()) == (202, {"status": "noted"})
+    assert receiver.dispatched == [] and receiver.journal.pending() == []
+    assert "campaign 48213 was sent on channel 15" in caplog.text
+    # a body that claims to be EventTypeID 13 but is not one is refused, never a 5xx
+    bad = encode({**event, "CampaignID": "not-a-number"})
+    refused = client.post("/optimove/events", content=bad, headers=signed(bad, msg_id="msg_2"))
+    assert refused.status_code == 400
+
+
+def test_an_integer_tenant_id_is_read_and_a_string_one_still_accepted(
+    client: TestClient, receiver: FakeReceiver
+) -> None:
+    for n, tenant in enumerate((28209, "demo")):
+        body = encode({**SCHEDULED, "TenantID": tenant})
+        headers = signed(body, msg_id=f"msg_{n}")
+        assert client.post("/optimove/events", content=body, headers=headers).status_code == 202
+    events = [e for _, e in receiver.dispatched if isinstance(e, ScheduledEvent)]
+    assert [e.TenantID for e in events] == [28209, "demo"]
 
 
 def test_triggered_events_use_the_ce_v2_secret_when_there_is_one() -> None:

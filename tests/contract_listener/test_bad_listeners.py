@@ -49,7 +49,7 @@ def test_a_listener_answering_500_fails_acceptance_and_the_junit_names_it(
         result, report, junit = run(tmp_path, "--url", listener.url, "--secret", DEMO_SECRET)
     assert result.exit_code == 1, result.output
     found = statuses(report)
-    for kind in ("scheduled", "cancelled", "triggered"):
+    for kind in ("scheduled", "cancelled", "channel", "triggered"):
         assert found[f"{kind}.accepted"] == "fail"
         assert found[f"{kind}.malformed_no_5xx"] == "fail"
     failed = failures(junit)
@@ -60,7 +60,7 @@ def test_a_listener_answering_500_fails_acceptance_and_the_junit_names_it(
     assert f"POST {listener.url}/optimove/events → 500" in evidence
     suite = junit.find("testsuite")
     assert suite is not None
-    assert int(suite.attrib["failures"]) == len(failed) and int(suite.attrib["tests"]) == 21
+    assert int(suite.attrib["failures"]) == len(failed) and int(suite.attrib["tests"]) == 28
     assert "FAIL" in result.output and "scheduled.accepted" in result.output
 
 
@@ -71,7 +71,7 @@ def test_a_listener_that_ignores_signatures_fails_every_signature_check(
         result, report, junit = run(tmp_path, "--url", listener.url, "--secret", DEMO_SECRET)
     assert result.exit_code == 1, result.output
     found = statuses(report)
-    for kind in ("scheduled", "cancelled", "triggered"):
+    for kind in ("scheduled", "cancelled", "channel", "triggered"):
         for check in ("unsigned_refused", "tampered_refused", "wrong_secret_refused"):
             assert found[f"{kind}.{check}"] == "fail", check
         assert found[f"{kind}.stale_refused"] == "fail"

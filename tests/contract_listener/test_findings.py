@@ -124,6 +124,26 @@ def test_an_undelivered_scheduled_webhook_shows_its_attempts() -> None:
     assert finding.evidence[1] == "attempt 2: POST http://l/e → 500 (2.0 ms)"
 
 
+def test_channel_webhooks_are_judged_only_when_a_channel_path_was_registered() -> None:
+    assert "flow.channel_delivered" not in by_id(evaluate(observed()))
+    sent = [delivery("msg_c15", "channel"), delivery("msg_c493", "channel")]
+    ok = by_id(evaluate(observed(channel_deliveries=sent, channels=[15, 493])))
+    assert ok["flow.channel_delivered"].status == "pass"
+    assert ok["flow.channel_delivered"].detail == "2 of 2 delivered"
+
+
+def test_an_undelivered_or_missing_channel_webhook_is_a_finding() -> None:
+    refused = [delivery("msg_c15", "channel", "failed", attempts=6, lastStatus=400)]
+    found = by_id(evaluate(observed(channel_deliveries=refused, channels=[15])))
+    finding = found["flow.channel_delivered"]
+    assert finding.status == "fail" and finding.detail == "0 of 1 delivered"
+    assert finding.evidence == ["webhook msg_c15: failed after 6 attempt(s), last: 400"]
+    missing = by_id(evaluate(observed(channel_deliveries=[], channels=[15])))
+    finding = missing["flow.channel_delivered"]
+    assert finding.status == "fail"
+    assert "1 EventTypeID 13 webhook(s) not written" in finding.evidence[0]
+
+
 def test_an_integrator_still_busy_at_the_deadline_is_a_finding() -> None:
     pending = [delivery("msg_t0", "triggered", "pending", attempts=3)]
     checks = by_id(evaluate(observed(settled=False, wait_s=5, triggered_deliveries=pending)))

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from simulator.cli import main
 from simulator.listener_check.probes import Target, run_probes
+from simulator.listener_check.runner import ListenerCheckOptions
 from simulator.webhooks import signing
 from tests.client.support import DEMO_SECRET, ThreadServer, bound_socket
 
@@ -28,6 +29,7 @@ LISTENER_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "listene
 SCHEMAS = {
     "scheduled": "ScheduledCampaignEvent",
     "cancelled": "CampaignCancelledEvent",
+    "channel": "ChannelExecutedEvent",
     "triggered": "TriggeredEvent",
 }
 PER_KIND = 9  # accepted, duplicate, 4 signature probes, 3 malformed bodies
@@ -53,7 +55,7 @@ def test_probe_webhooks_are_optisims_webhooks_and_break_only_the_rule_they_name(
     with ThreadServer(recorder.app()) as server:
         targets = [Target(k, f"{server.url}/{k}", DEMO_SECRET) for k in SCHEMAS]
         asyncio.run(run_probes(targets, timeout_s=5))
-    assert len(recorder.requests) == 3 * PER_KIND
+    assert len(recorder.requests) == len(SCHEMAS) * PER_KIND
     now = time.time()
     for n, kind in enumerate(SCHEMAS):
         sent = recorder.requests[n * PER_KIND : (n + 1) * PER_KIND]
@@ -109,6 +111,23 @@ def test_a_listener_slower_than_the_timeout_fails_acceptance() -> None:
     assert "FAIL cancelled.accepted: cancelled webhook: expected 2xx, got timeout after 0.2 s" in (
         result.output
     )
+
+
+def test_the_channel_probe_goes_to_the_channel_path_else_to_the_scheduled_path() -> None:
+    default = ListenerCheckOptions(url="http://l/", scheduled_path="/events")
+    assert default.target_url("channel") == "http://l/events"
+    own = ListenerCheckOptions(url="http://l", channel_path="/channels")
+    assert own.target_url("channel") == "http://l/channels"
+    assert own.flow().channel_url == "http://l/channels"
+    assert ListenerCheckOptions(url="http://l", kinds=("scheduled",)).flow().channel_url is None
+    recorder = Recorder()
+    with ThreadServer(recorder.app()) as server:
+        result = _cli("--url", server.url, "--kinds", "channel", "--channel-path", "/ch")
+    assert result.exit_code == 0, result.output
+    assert {path for path, _, _ in recorder.requests} == {"/ch"}
+    first = json.loads(recorder.requests[0][2])
+    assert first["EventTypeID"] == 13 and isinstance(first["TenantID"], int)
+    assert "channel.accepted" in result.output
 
 
 def test_options_that_cannot_work_exit_2() -> None:

@@ -19,6 +19,7 @@ from tests.client.support import DEMO_SECRET, ThreadServer, client_config, serve
 FLOW_CHECKS = {
     "flow.settled",
     "flow.scheduled_delivered",
+    "flow.channel_delivered",
     "flow.customers_fetched",
     "flow.triggered_delivered",
     "flow.triggered_approved",
@@ -55,7 +56,12 @@ def _assert_all_pass(report: Any) -> None:
 def test_the_reference_listener_keeps_the_listener_contract(simulator: ThreadServer) -> None:
     report, summaries = _check(simulator.url, timeout_s=5)
     _assert_all_pass(report)
-    assert len(report.checks) == 3 * 7  # 3 kinds x (accepted, duplicate, 4 signature, malformed)
+    assert len(report.checks) == 4 * 7  # 4 kinds x (accepted, duplicate, 4 signature, malformed)
+    assert {c.id for c in report.checks if c.id.startswith("channel.")} >= {
+        "channel.accepted",
+        "channel.duplicate_accepted",
+        "channel.malformed_no_5xx",
+    }
     # the duplicate probe was recognised as a duplicate, not run twice
     assert summaries[990_005].duplicates_skipped == 1
     assert summaries[990_007].duplicates_skipped == 1

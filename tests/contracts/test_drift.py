@@ -171,22 +171,28 @@ def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
 def test_listener_schemas_match_the_webhooks_the_simulator_writes() -> None:
     listener = load("listener")
     hooks = listener["webhooks"]
-    assert set(hooks) == {"scheduledCampaign", "campaignCancelled", "triggeredEvent"}
+    by_kind = {
+        "scheduled": "scheduledCampaign",
+        "cancelled": "campaignCancelled",
+        "channel": "campaignExecutedOnChannel",
+        "triggered": "triggeredEvent",
+    }
+    assert set(hooks) == set(by_kind.values())
     client = TestClient(fresh_app())
-    assert client.post("/_sim/campaigns/48213/execute", headers=AUTH).status_code == 200
-    assert client.post("/_sim/campaigns/48213/cancel", headers=AUTH).status_code == 200
+    for campaign, then in ((48213, "cancel"), (48214, "clear")):  # 48214 has channels
+        assert client.post(f"/_sim/campaigns/{campaign}/execute", headers=AUTH).status_code == 200
+        assert client.post(f"/_sim/campaigns/{campaign}/{then}", headers=AUTH).status_code == 200
     emitted = client.post("/_sim/campaigns/7001/events", json={"count": 2}, headers=AUTH)
     assert emitted.status_code == 201
     events = client.get("/_sim/outbox", headers=AUTH).json()["events"]
-    by_kind = {"scheduled": "scheduledCampaign", "cancelled": "campaignCancelled"}
     seen = set()
     for event in events:
-        hook = hooks[by_kind.get(event["kind"], "triggeredEvent")]["post"]
+        hook = hooks[by_kind[event["kind"]]]["post"]
         schema = hook["requestBody"]["content"]["application/json"]["schema"]
         errors = [e.message for e in _validator(listener, schema).iter_errors(event["body"])]
         assert errors == [], (event["kind"], event["body"])
         seen.add(event["kind"])
-    assert seen == {"scheduled", "cancelled", "triggered"}
+    assert seen == set(by_kind)
 
 
 @pytest.mark.parametrize("secrets", [[], ["whsec_b3B0aXNpbS1kZW1vLXNlY3JldC0wMDAx"]])

@@ -313,7 +313,9 @@ class LedgerMachine(RuleBasedStateMachine):
         campaign = self.campaigns[campaign_id]
         try:
             with self.store.transaction(TENANT) as tx:
-                cleared, _, _ = campaigns.clear(tx, campaign, now=self.now)
+                cleared = campaigns.clear(
+                    tx, campaign, now=self.now, tenant_id=1, ids=self.ids
+                ).campaign
                 tx.put_campaign(cleared)
         except DomainError:
             assert campaign.status is not CampaignStatus.EXECUTED
@@ -343,7 +345,9 @@ class LedgerMachine(RuleBasedStateMachine):
             campaign = self.campaigns[campaign_id]
             if campaigns.due(campaign, self.now) == "clear":
                 with self.store.transaction(TENANT) as tx:
-                    cleared, _, _ = campaigns.clear(tx, campaign, now=self.now)
+                    cleared = campaigns.clear(
+                        tx, campaign, now=self.now, tenant_id=1, ids=self.ids
+                    ).campaign
                     tx.put_campaign(cleared)
                 self.campaigns[campaign_id] = replace(cleared)
 

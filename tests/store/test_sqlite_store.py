@@ -122,6 +122,24 @@ def test_uncommitted_writes_are_invisible_to_another_store_on_the_file(tmp_path:
     reader.close()
 
 
+def test_tenant_numbers_stay_unique_across_stores_on_one_file_and_reopening(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "sim.sqlite"
+    first, second = SqliteStore(db), SqliteStore(db)
+    drawn = []
+    for n in range(6):  # alternate, as two server processes would
+        with (first if n % 2 else second).transaction(f"t-{n}") as tx:
+            drawn.append(tx.next_tenant_number())
+    first.close()
+    second.close()
+    reopened = SqliteStore(db)
+    with reopened.transaction("t-later") as tx:
+        drawn.append(tx.next_tenant_number())
+    reopened.close()
+    assert len(set(drawn)) == 7 and drawn == sorted(drawn)
+
+
 def test_a_reset_by_another_store_is_seen_at_once(tmp_path: Path) -> None:
     """Nothing mutable is cached: processed lists and allocations vanish for every process
     when one of them resets the tenant."""

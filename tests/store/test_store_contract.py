@@ -42,7 +42,7 @@ from simulator.domain.models import (
     Usage,
     Violation,
 )
-from simulator.store.base import Store, Tx
+from simulator.store.base import FIRST_TENANT_NUMBER, Store, Tx
 from tests.conftest import open_store
 
 T0 = datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)
@@ -66,6 +66,7 @@ def a_tenant(tenant_id: str = TID, **changes: object) -> Tenant:
         id=tenant_id,
         name="Casino Ünïcode",
         created_at=T0,
+        numeric_id=28209,
         clock=ClockState("manual", 12.5, T0 + timedelta(hours=1)),
         population=PopulationSpec(7, 1234, "X", 5, 30),
         webhook_secret="whsec_abc",
@@ -125,6 +126,7 @@ def a_campaign(campaign_id: int = 48213, **changes: object) -> Campaign:
         execute_at=T0 + timedelta(minutes=5),
         series_id=77,
         trigger=None,
+        channels=(15, 493),
     )
     return replace(campaign, **changes)  # type: ignore[arg-type]
 
@@ -281,6 +283,27 @@ def test_tenant_ids_list_created_tenants_in_creation_order(store: Store) -> None
     with store.transaction("t-b") as tx:  # updating keeps the order
         tx.put_tenant(a_tenant("t-b", name="renamed"))
     assert store.tenant_ids() == ["t-b", "t-a", "t-c"]
+
+
+def test_tenant_numbers_are_unique_across_tenants_and_start_above_the_scenario_range(
+    store: Store,
+) -> None:
+    drawn = []
+    for tenant_id in ("t-a", "t-b"):
+        with store.transaction(tenant_id) as tx:
+            drawn.append(tx.next_tenant_number())
+            drawn.append(tx.next_tenant_number())
+    try:  # a transaction that raises may skip a number but never hands it out twice
+        with store.transaction("t-c") as tx:
+            drawn.append(tx.next_tenant_number())
+            raise Boom
+    except Boom:
+        pass
+    with store.transaction("t-c") as tx:
+        drawn.append(tx.next_tenant_number())
+    assert drawn[:4] == [FIRST_TENANT_NUMBER + i for i in range(4)]
+    assert len(set(drawn[:4] + drawn[-1:])) == 5 and min(drawn) == FIRST_TENANT_NUMBER
+    assert drawn == sorted(drawn)
 
 
 def test_keys_are_listed_per_tenant_and_found_outside_a_transaction(store: Store) -> None:

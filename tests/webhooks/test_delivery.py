@@ -52,7 +52,7 @@ def test_execute_sends_one_type_5_webhook_with_the_contract_body(
         "TimeStamp": _core_time(now),
         "CampaignID": SCHEDULED,
         "ClearanceRequiredBy": _core_time(now, timedelta(minutes=30)),
-        "TenantID": "demo",
+        "TenantID": 28209,  # the demo tenant's fixed integer id
     }
     wait_settled(sim, 1)
     time.sleep(0.15)  # nothing else arrives: one webhook, to the type 5 listener only
