@@ -7,6 +7,7 @@ Built-ins ship as package data (`simulator/scenarios/*.yaml`) so they work after
 from __future__ import annotations
 
 import difflib
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -101,8 +102,16 @@ def explain(error: ValidationError, model: type[BaseModel]) -> list[tuple[str, s
         loc = tuple(e["loc"])
         if e["type"] == "extra_forbidden" or loc in explained:
             continue
-        others.append((_field(loc), e["msg"]))
+        message = str(e["msg"]).removeprefix("Value error, ")
+        named = _NAMED.match(message) if not loc else None
+        if named:  # a whole-scenario check that names its field itself
+            others.append((named[1], named[2]))
+        else:
+            others.append((_field(loc), message))
     return unknown + others
+
+
+_NAMED = re.compile(r"^([A-Za-z]\w*(?:\[\d+\]|\.\w+)*): (.+)$", re.DOTALL)
 
 
 def _closest(name: str, candidates: list[str]) -> str | None:
