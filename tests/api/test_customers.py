@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from simulator.domain.models import Condition
+from simulator.domain.tiers import holds
 from simulator.scenario import builtin_scenario
 from simulator.specs import Scenario
 from tests.api.support import (
@@ -288,3 +290,28 @@ def test_a_campaign_target_group_must_fit_the_population(chosen: Sim) -> None:
     envelope(create({"ids": [VIP], "size": 1}), 400, "invalid_request", "takes no")
     envelope(create({}), 400, "invalid_request", "'size' or 'ids'")
     assert create({"size": 1002}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("actual", "op", "expected", "result"),
+    [
+        (True, "eq", True, True),
+        (True, "eq", 1, False),  # JSON's true is not 1 (Python's is)
+        (1, "eq", True, False),
+        (0, "ne", False, True),
+        (1, "in", [True, 2], False),
+        (True, "in", [1, True], True),
+        (False, "not_in", [0], True),
+        (True, "gt", 0, False),  # booleans are not ordered
+        (150_000, "gte", 150_000.0, True),  # integers and decimals compare by value
+        ("150000", "gte", 150_000, False),  # a string is not a number
+        ("150000", "eq", 150_000, False),
+        ("b", "gt", "a", True),
+    ],
+)
+def test_tier_conditions_compare_json_values(
+    actual: Any, op: str, expected: Any, result: bool
+) -> None:
+    value = tuple(expected) if isinstance(expected, list) else expected
+    condition = Condition("attributes.X", op, value)
+    assert holds(condition, {"X": actual}, {}) is result
