@@ -95,19 +95,25 @@ def create_campaign(rt: Runtime, tenant_id: str, spec: CampaignCreate) -> Campai
 
 
 def check_target_group(population: Population, target: TargetGroupSpec) -> None:
-    """A target group must fit the population: an id list names existing customers only,
-    and `offset + size` is at most the number of customers (item 11 of the fidelity work:
-    an error, not a list that silently comes out shorter)."""
+    """A target group must fit the population: an id list names existing customers only
+    (else 404 `unknown_customer`), and `offset + size` is at most the number of customers
+    (else 409 `target_group_too_large`): an error, not a list that silently comes out
+    shorter (fidelity item 11)."""
     if target.ids is not None:
         for k, cid in enumerate(target.ids):
             if population.index_of(cid) is None:
-                raise invalid(f"targetGroup.ids[{k}]", f"customer {cid!r} is not in the population")
+                raise DomainError(
+                    "unknown_customer",
+                    f"targetGroup.ids[{k}]: customer {cid!r} is not in the population",
+                    {"field": f"targetGroup.ids[{k}]"},
+                )
         return
     if target.offset + (target.size or 0) > population.count:
-        raise invalid(
-            "targetGroup.size",
-            f"offset {target.offset} + size {target.size} is more than the "
+        raise DomainError(
+            "target_group_too_large",
+            f"targetGroup.size: offset {target.offset} + size {target.size} is more than the "
             f"{population.count:,} customers of the population",
+            {"field": "targetGroup.size"},
         )
 
 

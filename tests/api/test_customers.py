@@ -152,7 +152,7 @@ def test_a_population_of_explicit_customers_only(make_sim: Callable[..., Sim]) -
     response = sim.create_campaign(
         {"id": 905, "type": "scheduled", "promoCode": CODE, "targetGroup": {"size": 3}}
     )
-    envelope(response, 400, "invalid_request", "targetGroup.size", "2 customers")
+    envelope(response, 409, "target_group_too_large", "targetGroup.size", "2 customers")
 
 
 def test_put_adds_a_customer_seen_by_validation_and_paging(chosen: Sim) -> None:
@@ -282,10 +282,10 @@ def test_a_campaign_target_group_must_fit_the_population(chosen: Sim) -> None:
         )
 
     # 1000 generated + 2 explicit customers
-    envelope(create({"size": 1003}), 400, "invalid_request", "1,002 customers")
-    envelope(create({"size": 10, "offset": 995}), 400, "invalid_request", "offset 995")
-    envelope(create({"ids": [VIP, "nobody"]}), 400, "invalid_request", "ids[1]", "nobody")
-    envelope(create({"ids": [cid(1000)]}), 400, "invalid_request", "ids[0]")
+    envelope(create({"size": 1003}), 409, "target_group_too_large", "1,002 customers")
+    envelope(create({"size": 10, "offset": 995}), 409, "target_group_too_large", "offset 995")
+    envelope(create({"ids": [VIP, "nobody"]}), 404, "unknown_customer", "ids[1]", "nobody")
+    envelope(create({"ids": [cid(1000)]}), 404, "unknown_customer", "ids[0]")
     envelope(create({"ids": [VIP, VIP]}), 400, "invalid_request", "listed twice")
     envelope(create({"ids": [VIP], "size": 1}), 400, "invalid_request", "takes no")
     envelope(create({}), 400, "invalid_request", "'size' or 'ids'")
