@@ -135,7 +135,8 @@ def scenario_check(path: str) -> None:
         console.print(f"[red]invalid:[/red] {error.message}")
         sys.exit(1)
     console.print(
-        f"[green]ok[/green]: tenant {loaded.tenant.id!r}, {loaded.population.size:,} customers, "
+        f"[green]ok[/green]: tenant {loaded.tenant.id!r}, {loaded.population.count():,} customers "
+        f"({len(loaded.population.customers):,} chosen), "
         f"{len(loaded.promotions)} promotions, {len(loaded.campaigns)} campaigns"
     )
 

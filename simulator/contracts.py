@@ -25,6 +25,7 @@ from typing import Any, get_args
 from simulator import __version__
 from simulator.app import create_app
 from simulator.faults import ApiAction, WebhookAction
+from simulator.population import ATTRIBUTE_TYPES
 from simulator.settings import SimSettings
 from simulator.specs import HTTP_URL_PATTERN, MAX_DEPTH
 
@@ -586,6 +587,28 @@ def _refine(schemas: JSON) -> None:
                 ]
             }
         },
+    )
+    schemas["TargetGroupSpec"]["oneOf"] = [
+        {"required": ["size"], "properties": {"ids": {"type": "null"}}},
+        {
+            "required": ["ids"],
+            "properties": {
+                "ids": {"uniqueItems": True},
+                "size": {"type": "null"},
+                "offset": {"const": 0},
+                "where": {"maxItems": 0},
+            },
+        },
+    ]
+    attributes = schemas["PutCustomerRequest"]["properties"]["attributes"]
+    attributes["additionalProperties"] = False
+    attributes["patternProperties"].update(
+        {
+            "^" + "".join(f"[{c.upper()}{c.lower()}]" for c in name) + "$": {
+                "type": {str: "string", int: "integer", bool: "boolean"}[kind]
+            }
+            for name, kind in ATTRIBUTE_TYPES.items()
+        }
     )
     extend(
         "CampaignCreate",

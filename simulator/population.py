@@ -3,12 +3,17 @@
 A 1,000,000-customer campaign therefore costs no memory until a customer is touched, and the
 same seed gives the same customers on every machine and in every process. Name pools come
 from Faker (seeded) so attributes look like a real casino/sportsbook/retail customer base.
+
+Beside the generated customers, a tenant may hold *chosen* customers (wire-contract §7,
+rev 2): explicit customers with any id and attributes, and chosen attributes laid over
+generated customers. Only those are stored (see `Chosen`); generated ones stay computed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -44,6 +49,15 @@ ATTRIBUTES = (
     "SelfExcluded",
 )
 _CANONICAL = {name.lower(): name for name in ATTRIBUTES}
+# The type a chosen value of a generated attribute must have, so a tier comparing
+# `LifetimeDeposits` with a number never meets the string "150000".
+ATTRIBUTE_TYPES: dict[str, type] = {
+    **{name: str for name in ATTRIBUTES},
+    "LifetimeDeposits": int,
+    "Balance": int,
+    "Age": int,
+    "SelfExcluded": bool,
+}
 _EPOCH = date(2015, 1, 1)
 _MASK = (1 << 64) - 1
 POOL_SIZE = 256
@@ -91,20 +105,63 @@ def canonical_attribute(name: str) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Chosen:
+    """A tenant's chosen customers, in the order they were first stored.
+
+    `attributes` maps a customer id to its chosen attributes: all of an explicit
+    customer's, or those laid over a generated customer's computed ones. Explicit
+    customers (ids that are not generated ids) follow the generated ones: the k-th has
+    index `size + k`, for ever (customers are never removed), so frozen processed lists
+    of indices stay valid. `names` maps each chosen attribute name, lower-cased, to its
+    spelling.
+    """
+
+    attributes: Mapping[str, Mapping[str, Any]]
+    explicit_ids: tuple[str, ...]
+    explicit_index: Mapping[str, int]
+    names: Mapping[str, str]
+
+    @classmethod
+    def of(
+        cls, records: Sequence[tuple[str, Mapping[str, Any]]], is_generated: Callable[[str], bool]
+    ) -> Chosen:
+        explicit = tuple(cid for cid, _ in records if not is_generated(cid))
+        names: dict[str, str] = {}
+        for _, attrs in records:
+            for name in attrs:
+                names.setdefault(name.lower(), name)
+        return cls(
+            {cid: attrs for cid, attrs in records},
+            explicit,
+            {cid: k for k, cid in enumerate(explicit)},
+            names,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Population:
-    """`size` customers with ids `{prefix}{i:0{width}d}`, attributes derived from `seed`."""
+    """`size` generated customers with ids `{prefix}{i:0{width}d}`, attributes derived from
+    `seed`, then the explicit customers of `chosen` (indices `size`, `size + 1`, …)."""
 
     seed: int = 42
     size: int = 100_000
     id_prefix: str = "C"
     id_width: int = 7
     self_excluded_per_mille: int = 20
+    chosen: Chosen | None = field(default=None, compare=False)
+
+    @property
+    def count(self) -> int:
+        """Every customer: generated and explicit."""
+        return self.size + (len(self.chosen.explicit_ids) if self.chosen else 0)
 
     def customer_id(self, index: int) -> str:
+        if index >= self.size and self.chosen is not None:
+            return self.chosen.explicit_ids[index - self.size]
         return f"{self.id_prefix}{index:0{self.id_width}d}"
 
-    def index_of(self, customer_id: str) -> int | None:
-        """The index behind a customer id, or None for an id not of this population."""
+    def generated_index(self, customer_id: str) -> int | None:
+        """The index of a generated customer's id, or None for any other id."""
         digits = customer_id[len(self.id_prefix) :]
         if (
             not customer_id.startswith(self.id_prefix)
@@ -115,19 +172,47 @@ class Population:
         index = int(digits)
         return index if index < self.size else None
 
+    def index_of(self, customer_id: str) -> int | None:
+        """The index behind a customer id, or None for an id not of this population."""
+        index = self.generated_index(customer_id)
+        if index is None and self.chosen is not None:
+            k = self.chosen.explicit_index.get(customer_id)
+            return None if k is None else self.size + k
+        return index
+
     def attributes(self, index: int) -> dict[str, Any]:
         """Customer `index`'s attributes; the same for the same seed, everywhere."""
         return dict(self.customer(index))
 
-    def customer(self, index: int) -> Customer:
+    def customer(self, index: int) -> Mapping[str, Any]:
         """Customer `index` as a lazy mapping: each attribute is computed when read, so a
-        tier that looks only at `VIPLevel` costs one field, not twelve."""
-        return Customer(self, index)
+        tier that looks only at `VIPLevel` costs one field, not twelve. Chosen attributes
+        win over computed ones; an explicit customer has only its chosen attributes."""
+        chosen = self.chosen
+        if chosen is None:
+            return Customer(self, index)
+        if index >= self.size:
+            return chosen.attributes[chosen.explicit_ids[index - self.size]]
+        laid = chosen.attributes.get(self.customer_id(index))
+        generated = Customer(self, index)
+        return generated if laid is None else ChainMap(dict(laid), generated)  # type: ignore[arg-type]
+
+    def attribute_name(self, name: str) -> str | None:
+        """An attribute's spelling in this population (generated or chosen), matched
+        case-insensitively; None if no customer can have it."""
+        key = name.strip().lower()
+        found = _CANONICAL.get(key)
+        if found is None and self.chosen is not None:
+            found = self.chosen.names.get(key)
+        return found
 
     def pick(self, salt: int, n: int) -> list[int]:
         """`n` customer indices chosen deterministically by `salt` (with repeats allowed,
-        as real customers trigger more than once)."""
-        return [_mix((self.seed << 40) ^ (salt << 20) ^ k) % self.size for k in range(n)]
+        as real customers trigger more than once); none from an empty population."""
+        count = self.count
+        if count == 0:
+            return []
+        return [_mix((self.seed << 40) ^ (salt << 20) ^ k) % count for k in range(n)]
 
     def sample_value(self, salt: int, low: int, high: int) -> int:
         """A deterministic integer in [low, high] for generated event contexts."""

@@ -30,6 +30,7 @@ from simulator.domain.models import (
     Tier,
 )
 from simulator.faults import FaultRule
+from simulator.population import ATTRIBUTE_TYPES, Population, canonical_attribute
 from simulator.wire import EXACT_KEYS, IsoTime, WireModel
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -202,20 +203,42 @@ class ScenarioPromotion(PromotionCreate):
     status: Literal["draft", "active"] = "active"
 
 
+MAX_TARGET_IDS = 100_000
+
+
 class TargetGroupSpec(Spec):
-    size: Annotated[int, Field(ge=0, le=10_000_000)]
+    """`size` customers from `offset` on (those matching `where`), or exactly the
+    customers listed in `ids` (wire-contract §7, rev 2)."""
+
+    size: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
     where: Annotated[list[ConditionSpec], Field(max_length=20)] = []
+    ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_TARGET_IDS)] | None = Field(
+        None, description="Exactly these customers (generated or explicit ids)"
+    )
 
     @model_validator(mode="after")
     def _attributes_only(self) -> TargetGroupSpec:
         for cond in self.where:
             if not cond.field.startswith("attributes."):
                 raise ValueError("target group conditions may only use attributes.X")
+        if self.ids is None:
+            if self.size is None:
+                raise ValueError("a target group needs 'size' or 'ids'")
+            return self
+        if self.size is not None or self.offset or self.where:
+            raise ValueError("a target group of 'ids' takes no 'size', 'offset' or 'where'")
+        seen: set[str] = set()
+        for i, cid in enumerate(self.ids):
+            if cid in seen:
+                raise ValueError(f"ids[{i}]: {cid!r} is listed twice")
+            seen.add(cid)
         return self
 
     def to_domain(self) -> TargetGroup:
-        return TargetGroup(self.size, self.offset, tuple(c.to_domain() for c in self.where))
+        if self.ids is not None:
+            return TargetGroup(len(self.ids), ids=tuple(self.ids))
+        return TargetGroup(self.size or 0, self.offset, tuple(c.to_domain() for c in self.where))
 
 
 class CampaignCreate(Spec):
@@ -251,18 +274,77 @@ class CampaignCreate(Spec):
         return self
 
 
+# A chosen attribute: a name a condition can address (`attributes.X`: no dots, spaces or
+# the `;` that joins CustomerAttributes) and a string, number or boolean value.
+AttributeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
+AttributeValue = Annotated[
+    Annotated[str, StringConstraints(max_length=1024)] | bool | int | float,
+    AfterValidator(plain_json),
+]
+MAX_CHOSEN_CUSTOMERS = 100_000
+
+
+def chosen_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Chosen attributes with generated names in their canonical spelling (`viplevel` is
+    `VIPLevel`) and values of the generated attribute's type; raises ValueError."""
+    out: dict[str, Any] = {}
+    for name, value in attributes.items():
+        canonical = canonical_attribute(name) or name
+        if canonical.lower() in {n.lower() for n in out}:
+            raise ValueError(f"attribute {name!r} is given twice (names ignore case)")
+        wanted = ATTRIBUTE_TYPES.get(canonical)
+        if wanted is not None and not (
+            type(value) is wanted or (wanted is float and type(value) is int)
+        ):
+            raise ValueError(f"attribute {canonical!r} must be {_TYPE_NAMES[wanted]}")
+        out[canonical] = value
+    return out
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean", float: "a number"}
+Attributes = Annotated[
+    dict[AttributeName, AttributeValue],
+    Field(max_length=100, description="Strings, numbers or booleans"),
+    AfterValidator(chosen_attributes),
+]
+
+
+class CustomerSpec(Spec):
+    """A chosen customer: an explicit one (any id) or, with a generated id, attributes laid
+    over that generated customer's computed ones."""
+
+    id: Id
+    attributes: Attributes = {}
+
+
 class PopulationSpecModel(Spec):
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
-    size: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
+    size: Annotated[int, Field(ge=0, le=10_000_000)] = 100_000
     idPrefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_-]{0,16}$")] = "C"
     idWidth: Annotated[int, Field(ge=1, le=12)] = 7
     selfExcludedPerMille: Annotated[int, Field(ge=0, le=1000)] = 20
+    customers: Annotated[list[CustomerSpec], Field(max_length=MAX_CHOSEN_CUSTOMERS)] = Field(
+        [], description="Explicit customers (any id), or chosen attributes of generated ones"
+    )
 
     @model_validator(mode="after")
     def _ids_fit(self) -> PopulationSpecModel:
         if self.size > 10**self.idWidth:
             raise ValueError(f"size {self.size} does not fit idWidth {self.idWidth}")
+        seen: set[str] = set()
+        for i, customer in enumerate(self.customers):
+            if customer.id in seen:
+                raise ValueError(f"customers[{i}].id {customer.id!r} is listed twice")
+            seen.add(customer.id)
         return self
+
+    def generated(self) -> Population:
+        return Population(self.seed, self.size, self.idPrefix, self.idWidth)
+
+    def count(self) -> int:
+        """Every customer: the generated ones and the explicit ones."""
+        generated = self.generated()
+        return self.size + sum(1 for c in self.customers if generated.generated_index(c.id) is None)
 
 
 Secret = Annotated[str, StringConstraints(pattern=r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$")]
@@ -344,6 +426,9 @@ class Scenario(Spec):
         ids = [c.id for c in self.campaigns]
         if len(ids) != len(set(ids)):
             raise ValueError("campaign ids must be unique")
+        for i, campaign in enumerate(self.campaigns):
+            if campaign.targetGroup is not None:
+                target_group_fits(f"campaigns[{i}].targetGroup", campaign.targetGroup, self)
         return self
 
 
@@ -359,3 +444,25 @@ def _exact_keys(value: Any, handler: ValidatorFunctionWrapHandler, info: Validat
 # spelling to bind; docs/decisions.md, "Wire types"), while the body's own keys match in
 # any case like every body's.
 ScenarioDocument = Annotated[Scenario, WrapValidator(_exact_keys)]
+
+
+def target_group_fits(where: str, target: TargetGroupSpec, scenario: Scenario) -> None:
+    """A scenario's target group must fit its population: no more customers than there
+    are, and only customers that exist (else the list would silently shrink)."""
+    population = scenario.population
+    if target.ids is not None:
+        generated = population.generated()
+        explicit = {c.id for c in population.customers}
+        for k, cid in enumerate(target.ids):
+            if generated.generated_index(cid) is None and cid not in explicit:
+                raise ValueError(
+                    f"{where}.ids[{k}]: customer {cid!r} is neither a generated customer "
+                    "nor one of population.customers"
+                )
+        return
+    count = population.count()
+    if target.offset + (target.size or 0) > count:
+        raise ValueError(
+            f"{where}: offset {target.offset} + size {target.size} is more than the "
+            f"{count:,} customers of the population"
+        )

@@ -21,13 +21,12 @@ from simulator.api import encode
 from simulator.api.deps import AdminDep, RuntimeDep, call
 from simulator.api.routing import WireRoute
 from simulator.api.schemas import ErrorResponse, Session
-from simulator.domain.errors import DomainError, invalid
+from simulator.domain.errors import invalid
 from simulator.domain.models import Tenant, WebhookKind
 from simulator.domain.periods import iso_time
 from simulator.scenario import BUILTINS, builtin_scenario, parse_scenario
 from simulator.services import campaigns, tenants
-from simulator.services.runtime import population_of
-from simulator.specs import CampaignCreate, CampaignId, Id, Scenario, ScenarioDocument
+from simulator.specs import Attributes, CampaignCreate, CampaignId, Id, Scenario, ScenarioDocument
 from simulator.wire import IsoTime, WireModel
 
 router = APIRouter(prefix="/_sim", tags=["control"], route_class=WireRoute)
@@ -397,14 +396,45 @@ async def list_outbox(
     )
 
 
+def _customer(view: tenants.CustomerView) -> dict[str, Any]:
+    return {
+        "customerId": view.customer_id,
+        "index": view.index,
+        "explicit": view.explicit,
+        "attributes": view.attributes,
+    }
+
+
 @router.get("/customers/{customerId}", operation_id="get_customer", responses=ERRORS)
 async def get_customer(rt: RuntimeDep, caller: AdminDep, customerId: Id) -> Response:
-    """A population customer's computed attributes."""
-    tenant, _ = await call(rt, tenants.get_tenant, caller.tenant_id)
-    population = population_of(tenant.population)
-    index = population.index_of(customerId)
-    if index is None:
-        raise DomainError("unknown_customer", f"customer {customerId!r} is not in the population")
-    return encode.json_response(
-        {"customerId": customerId, "index": index, "attributes": population.attributes(index)}
+    """A customer's attributes: computed (generated), chosen (explicit), or computed with
+    chosen ones laid over."""
+    view = await call(rt, tenants.get_customer, caller.tenant_id, customerId)
+    return encode.json_response(_customer(view))
+
+
+class PutCustomerRequest(ControlModel):
+    attributes: Attributes = Field(
+        description="The customer's chosen attributes (≤ 100): strings, numbers or booleans. "
+        "Generated attribute names (any case) need their type: `LifetimeDeposits`, "
+        "`Balance` and `Age` integers, `SelfExcluded` a boolean, the others strings."
     )
+
+
+@router.put(
+    "/customers/{customerId}",
+    operation_id="put_customer",
+    responses={
+        **ERRORS,
+        201: {"description": "A new explicit customer"},
+        409: {"model": ErrorResponse, "description": "`too_many_customers` (100,000 explicit)"},
+    },
+    description=getdoc(tenants.put_customer),
+)
+async def put_customer(
+    rt: RuntimeDep, caller: AdminDep, customerId: Id, body: PutCustomerRequest
+) -> Response:
+    view, created = await call(
+        rt, tenants.put_customer, caller.tenant_id, customerId, body.attributes
+    )
+    return encode.json_response(_customer(view), 201 if created else 200)

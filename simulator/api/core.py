@@ -8,6 +8,7 @@ other 2xx as failure (optimove-api-facts §5).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from functools import lru_cache
 from inspect import getdoc
 from typing import Annotated, Any
@@ -22,7 +23,6 @@ from simulator.api.deps import CallerDep, RuntimeDep, call
 from simulator.api.routing import WireRoute
 from simulator.domain.approvals import approve_customers
 from simulator.domain.errors import DomainError, invalid
-from simulator.population import canonical_attribute
 from simulator.services import campaigns, tenants
 from simulator.services.campaigns import CustomerPage
 from simulator.specs import CampaignId, HttpUrl, Id
@@ -285,12 +285,7 @@ async def get_processed_campaign_customers(
     if top > MAX_PAGE:
         raise invalid("$top", f"$top must be at most {MAX_PAGE}")
     skip = _int_param(query, "$skip", 0, 0)
-    names: list[str] = []
-    for raw in filter(None, query.get("customerattributes", "").split(";")):
-        name = canonical_attribute(raw)
-        if name is None:
-            raise invalid("CustomerAttributes", f"unknown customer attribute {raw.strip()!r}")
-        names.append(name)
+    names = [raw for raw in query.get("customerattributes", "").split(";") if raw.strip()]
     try:
         page = await call(
             rt,
@@ -309,8 +304,10 @@ async def get_processed_campaign_customers(
 
 
 def encode_page(page: CustomerPage) -> bytes:
-    """The page as JSON bytes: rows formatted directly, since ids and codes are known
-    safe strings, so 10,000 rows cost a few milliseconds."""
+    """The page as JSON bytes: rows of generated customers formatted directly, since
+    their ids and codes are known safe strings, so 10,000 rows cost a few milliseconds.
+    Explicit customers (indices from `population.size` on, always after the generated
+    ones: a processed list is in index order) have ids of any text: orjson writes them."""
     pop, processed = page.population, page.processed
     action = page.campaign.action_id
     code = orjson.dumps(page.campaign.promo_code).decode()
@@ -325,7 +322,7 @@ def encode_page(page: CustomerPage) -> bytes:
                     "CustomerID": pop.customer_id(index),
                     "ActionID": action,
                     "PromoCode": page.campaign.promo_code,
-                    "CustomerAttributes": [str(attrs[name]) for name in page.attributes],
+                    "CustomerAttributes": [_text(attrs.get(name)) for name in page.attributes],
                 }
             )
         encoded: bytes = orjson.dumps(rows)
@@ -335,8 +332,30 @@ def encode_page(page: CustomerPage) -> bytes:
         indices: Any = range(processed.start + page.start, processed.start + page.stop)
     else:
         indices = processed.indices[page.start : page.stop]
-    # One `%` over the whole page: a row template repeated n times, filled with n ints.
-    return _page_template(row, len(indices)) % tuple(indices)
+    split = bisect_left(indices, pop.size)  # generated customers come first
+    if split == len(indices):
+        # One `%` over the whole page: a row template repeated n times, filled with n ints.
+        return _page_template(row, len(indices)) % tuple(indices)
+    generated = indices[:split]
+    tail = orjson.dumps(
+        [
+            {
+                "CustomerID": pop.customer_id(i),
+                "ActionID": action,
+                "PromoCode": page.campaign.promo_code,
+            }
+            for i in indices[split:]
+        ]
+    )
+    if not generated:
+        return tail
+    head = _page_template(row, len(generated)) % tuple(generated)
+    return head[:-1] + b"," + tail[1:]
+
+
+def _text(value: Any) -> str:
+    """An attribute as CustomerAttributes carries it: text; a missing one is empty."""
+    return "" if value is None else str(value)
 
 
 @lru_cache(maxsize=16)

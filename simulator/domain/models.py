@@ -134,12 +134,14 @@ class TargetGroup:
     """Which population customers a scheduled campaign targets.
 
     The first `size` customers from index `offset` on whose attributes satisfy every
-    condition in `where` (none: a contiguous slice of the population).
+    condition in `where` (none: a contiguous slice of the population); or, when `ids` is
+    given, exactly those customers (`size` is then their number).
     """
 
     size: int
     offset: int = 0
     where: tuple[Condition, ...] = ()
+    ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +298,10 @@ class PopulationSpec:
     id_prefix: str = "C"
     id_width: int = 7
     self_excluded_per_mille: int = 20
+    # The version of the tenant's chosen customers (explicit customers and chosen
+    # attributes, kept in the store); None when it has none. A new value on every change,
+    # so a cached copy is known to be current from the tenant record alone.
+    chosen_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

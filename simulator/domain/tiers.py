@@ -31,19 +31,34 @@ def resolve(field: str, attributes: Mapping[str, Any], session: Mapping[str, Any
     return value
 
 
+def _same(a: Any, b: Any) -> bool:
+    # JSON's `true` is not the number 1 (Python's `True == 1` is), so a boolean attribute
+    # never equals a number condition, nor the other way round.
+    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
+
+
 def holds(cond: Condition, attributes: Mapping[str, Any], session: Mapping[str, Any]) -> bool:
     """Whether one condition holds. A missing field or values that cannot be compared
-    (a string against a number) make the condition false, never an error."""
+    (a string against a number) make the condition false, never an error.
+
+    Values are JSON's: strings, numbers (integers and decimals compare by value) and
+    booleans; `eq` / `in` need the same kind (`true` is not `1`, `"150000"` is not
+    `150000`); `gt`, `gte`, `lt`, `lte` compare two numbers or two strings, never a
+    boolean. This holds alike for generated and chosen attributes and session values."""
     actual = resolve(cond.field, attributes, session)
     if actual is _MISSING:
         return False
     expected = cond.value
+    if cond.op in ("gt", "gte", "lt", "lte") and (
+        isinstance(actual, bool) or isinstance(expected, bool)
+    ):
+        return False
     try:
         match cond.op:
             case "eq":
-                return bool(actual == expected)
+                return _same(actual, expected)
             case "ne":
-                return bool(actual != expected)
+                return not _same(actual, expected)
             case "gt":
                 return bool(actual > expected)
             case "gte":
@@ -53,9 +68,9 @@ def holds(cond: Condition, attributes: Mapping[str, Any], session: Mapping[str, 
             case "lte":
                 return bool(actual <= expected)
             case "in":
-                return actual in expected
+                return any(_same(actual, v) for v in expected)
             case "not_in":
-                return actual not in expected
+                return not any(_same(actual, v) for v in expected)
     except TypeError:
         return False
     return False

@@ -11,12 +11,12 @@ from typing import Any, Literal
 
 from simulator.domain import approvals, audit, campaigns
 from simulator.domain.campaigns import ProcessedList
-from simulator.domain.errors import DomainError, not_found
+from simulator.domain.errors import DomainError, invalid, not_found
 from simulator.domain.models import Campaign, CampaignStats, CampaignStatus, TargetGroup, Tenant
 from simulator.domain.tiers import holds
 from simulator.population import Population
 from simulator.services.runtime import Runtime
-from simulator.specs import CampaignCreate
+from simulator.specs import CampaignCreate, TargetGroupSpec
 from simulator.store.base import Tx
 
 MAX_APPROVAL_ITEMS = 10_000
@@ -37,12 +37,17 @@ def require_campaign(tx: Tx, campaign_id: int) -> Campaign:
 
 
 def freeze(population: Population, target: TargetGroup) -> ProcessedList:
-    """The processed list of a target group at execution time (see `TargetGroup`)."""
-    start = min(target.offset, population.size)
+    """The processed list of a target group at execution time (see `TargetGroup`). An id
+    list is kept in population order (indices), like every processed list."""
+    count = population.count
+    if target.ids:
+        found = (population.index_of(cid) for cid in target.ids)
+        return ProcessedList(indices=array("I", sorted(i for i in found if i is not None)))
+    start = min(target.offset, count)
     if not target.where:
-        return ProcessedList(start, min(population.size, start + target.size))
+        return ProcessedList(start, min(count, start + target.size))
     indices: array[int] = array("I")
-    for index in range(start, population.size):
+    for index in range(start, count):
         if len(indices) >= target.size:
             break
         attributes = population.customer(index)
@@ -95,6 +100,29 @@ def promotion_backed(tx: Tx, campaign: Campaign) -> bool:
     return tx.promotion_by_code(campaign.promo_code) is not None
 
 
+def check_target_group(population: Population, target: TargetGroupSpec) -> None:
+    """A target group must fit the population: an id list names existing customers only
+    (else 404 `unknown_customer`), and `offset + size` is at most the number of customers
+    (else 409 `target_group_too_large`): an error, not a list that silently comes out
+    shorter (fidelity item 11)."""
+    if target.ids is not None:
+        for k, cid in enumerate(target.ids):
+            if population.index_of(cid) is None:
+                raise DomainError(
+                    "unknown_customer",
+                    f"targetGroup.ids[{k}]: customer {cid!r} is not in the population",
+                    {"field": f"targetGroup.ids[{k}]"},
+                )
+        return
+    if target.offset + (target.size or 0) > population.count:
+        raise DomainError(
+            "target_group_too_large",
+            f"targetGroup.size: offset {target.offset} + size {target.size} is more than the "
+            f"{population.count:,} customers of the population",
+            {"field": "targetGroup.size"},
+        )
+
+
 def create_campaign_in(rt: Runtime, tx: Tx, tenant: Tenant, spec: CampaignCreate) -> Campaign:
     """A campaign's promo code must be known: a Promotions promotion's code, or a code
     added with `integrations/AddPromotions` (a campaign without a ledger, §2.1)."""
@@ -106,6 +134,8 @@ def create_campaign_in(rt: Runtime, tx: Tx, tenant: Tenant, spec: CampaignCreate
             "unknown_promocode",
             f"promocode {code!r} belongs to no promotion and was not added with AddPromotions",
         )
+    if spec.targetGroup is not None:
+        check_target_group(rt.population(tenant, tx), spec.targetGroup)
     campaign = Campaign(
         id=spec.id,
         type=spec.type,
@@ -142,7 +172,7 @@ def list_campaigns(rt: Runtime, tenant_id: str) -> list[Campaign]:
 
 def _execute(rt: Runtime, tx: Tx, tenant: Tenant, campaign: Campaign, now: datetime) -> Campaign:
     if campaign.status is CampaignStatus.SCHEDULED and campaign.target is not None:
-        processed = freeze(rt.population(tenant), campaign.target)
+        processed = freeze(rt.population(tenant, tx), campaign.target)
     else:
         processed = ProcessedList()
     executed, event = campaigns.execute(campaign, tenant_id=tenant.numeric_id, now=now, ids=rt.ids)
@@ -215,8 +245,20 @@ def get_processed_campaign_customers(
     skip: int,
     attributes: tuple[str, ...],
 ) -> CustomerPage:
-    """A page of the frozen processed list, in a stable order; 404 before execution."""
+    """A page of the frozen processed list, in a stable order; 404 before execution.
+
+    `attributes` are matched case-insensitively against the population's attribute names
+    (generated and chosen); an unknown name → 400. A customer without a chosen attribute
+    has the empty string for it."""
     with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        population = rt.population(tenant, tx)
+        names: list[str] = []
+        for raw in attributes:
+            name = population.attribute_name(raw)
+            if name is None:
+                raise invalid("CustomerAttributes", f"unknown customer attribute {raw.strip()!r}")
+            names.append(name)
         tenant, campaign, _ = settled_campaign(rt, tx, campaign_id)
         processed = tx.processed(campaign_id)
         if campaign.type != "scheduled" or processed is None:
@@ -226,7 +268,7 @@ def get_processed_campaign_customers(
         start = min(skip, len(processed))
         stop = min(start + top, len(processed))
         tx.put_stats(campaign_id, audit.record_fetch(tx.stats(campaign_id), stop - start))
-        return CustomerPage(campaign, rt.population(tenant), processed, start, stop, attributes)
+        return CustomerPage(campaign, population, processed, start, stop, tuple(names))
 
 
 def targeted_index(
@@ -259,7 +301,7 @@ def update_customer_promotion_status(
                 tx,
                 campaign=campaign,
                 items=items,
-                is_targeted=_targeting(rt.population(tenant), tx.processed(campaign_id)),
+                is_targeted=_targeting(rt.population(tenant, tx), tx.processed(campaign_id)),
                 now=now,
                 duplicates=rt.duplicates,
                 promotion_backed=promotion_backed(tx, campaign),
@@ -344,7 +386,7 @@ def emit_events(
     """
     with rt.store.transaction(tenant_id) as tx:
         tenant, campaign, now = settled_campaign(rt, tx, campaign_id)
-        population = rt.population(tenant)
+        population = rt.population(tenant, tx)
         stats = tx.stats(campaign_id)
         if customers is None:
             salt = campaign_id * 1_000_003 + stats.events_emitted

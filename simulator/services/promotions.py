@@ -138,7 +138,7 @@ def validate_customers(
                 "campaign_type_mismatch",
                 f"campaign {campaign_id} is {campaign.type}, not {campaign_type}",
             )
-        population = rt.population(tenant)
+        population = rt.population(tenant, tx)
         processed = tx.processed(campaign_id)
 
         def targeting(customer_id: str) -> Mapping[str, Any] | None:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from random import Random
 from threading import Lock
+from typing import Any
 
 from simulator.domain.approvals import DuplicateMode
 from simulator.domain.models import ClockState, PopulationSpec, Tenant
-from simulator.population import Population
-from simulator.store.base import Store
+from simulator.population import Chosen, Population
+from simulator.store.base import Store, Tx
 
 
 class RandomIds:
@@ -57,8 +58,24 @@ class Runtime:
         """The tenant's simulator clock (wire-contract §8: realtime by default)."""
         return clock_now(tenant.clock, self.wall())
 
-    def population(self, tenant: Tenant) -> Population:
-        return population_of(tenant.population)
+    # (tenant id, chosen version) → the population with its chosen customers, so a tenant
+    # that has some reads them from the store once per change, not once per request.
+    _chosen: dict[tuple[str, str], Population] = field(default_factory=dict, repr=False)
+
+    def population(self, tenant: Tenant, tx: Tx) -> Population:
+        """The tenant's population: generated customers, plus its chosen ones if any."""
+        spec = tenant.population
+        version = spec.chosen_version
+        if version is None:
+            return population_of(spec)
+        key = (tenant.id, version)
+        found = self._chosen.get(key)
+        if found is None:
+            found = population_of(spec, tx.customers())
+            if len(self._chosen) >= 256:
+                self._chosen.clear()
+            self._chosen[key] = found
+        return found
 
 
 def clock_now(clock: ClockState, wall: float) -> datetime:
@@ -67,7 +84,14 @@ def clock_now(clock: ClockState, wall: float) -> datetime:
     return datetime.fromtimestamp(wall, UTC) + timedelta(seconds=clock.offset_s)
 
 
-def population_of(spec: PopulationSpec) -> Population:
-    return Population(
+def population_of(
+    spec: PopulationSpec, chosen: Sequence[tuple[str, Mapping[str, Any]]] = ()
+) -> Population:
+    generated = Population(
         spec.seed, spec.size, spec.id_prefix, spec.id_width, spec.self_excluded_per_mille
+    )
+    if not chosen:
+        return generated
+    return replace(
+        generated, chosen=Chosen.of(chosen, lambda cid: generated.generated_index(cid) is not None)
     )

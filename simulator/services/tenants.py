@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -23,11 +24,12 @@ from simulator.domain.models import (
     Tenant,
     Token,
 )
+from simulator.population import ATTRIBUTES, Population
 from simulator.services import campaigns as campaign_service
 from simulator.services.campaigns import require_tenant
 from simulator.services.promotions import add_promotion, build_promotion
 from simulator.services.runtime import Runtime, clock_now
-from simulator.specs import Scenario
+from simulator.specs import MAX_CHOSEN_CUSTOMERS, Scenario
 from simulator.store.base import Tx
 
 EVENT_TYPES = (1, 2, 3, 4, 5, 11, 13)
@@ -39,7 +41,20 @@ def new_key(role: Role) -> str:
 
 def _population(scenario: Scenario) -> PopulationSpec:
     p = scenario.population
-    return PopulationSpec(p.seed, p.size, p.idPrefix, p.idWidth, p.selfExcludedPerMille)
+    version = _new_version() if p.customers else None
+    return PopulationSpec(p.seed, p.size, p.idPrefix, p.idWidth, p.selfExcludedPerMille, version)
+
+
+def _new_version() -> str:
+    # Random, not from `rt.ids`: two server processes seeded alike share one SQLite file,
+    # and a repeated version would let one keep a stale cached population.
+    return secrets.token_hex(8)
+
+
+def _spelled(names: dict[str, str], attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes with each name spelled as the tenant first spelled it (names ignore
+    case, as CustomerAttributes does), recording new spellings in `names`."""
+    return {names.setdefault(n.lower(), n): v for n, v in attributes.items()}
 
 
 def _clock(scenario: Scenario, wall: float) -> ClockState:
@@ -62,6 +77,10 @@ def _apply(rt: Runtime, tx: Tx, tenant: Tenant, scenario: Scenario) -> Tenant:
         legacy_promotions={c.promoCode: c.promotionName for c in scenario.promoCodes},
     )
     tx.put_tenant(tenant)
+    tx.clear_customers()
+    names: dict[str, str] = {}
+    for customer in scenario.population.customers:
+        tx.put_customer(customer.id, _spelled(names, customer.attributes))
     now = rt.now(tenant)
     for spec in scenario.promotions:
         promotion = build_promotion(spec, now)
@@ -172,6 +191,64 @@ def reset_tenant(rt: Runtime, tenant_id: str) -> Tenant:
         )
         tx.put_tenant(tenant)
         return tenant
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerView:
+    """One customer as the control API shows it."""
+
+    customer_id: str
+    index: int
+    explicit: bool
+    attributes: dict[str, Any]
+
+
+def _view(population: Population, customer_id: str) -> CustomerView | None:
+    index = population.index_of(customer_id)
+    if index is None:
+        return None
+    return CustomerView(customer_id, index, index >= population.size, population.attributes(index))
+
+
+def get_customer(rt: Runtime, tenant_id: str, customer_id: str) -> CustomerView:
+    """A customer's attributes: computed, chosen, or computed with chosen ones laid over."""
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        found = _view(rt.population(tenant, tx), customer_id)
+        if found is None:
+            raise DomainError(
+                "unknown_customer", f"customer {customer_id!r} is not in the population"
+            )
+        return found
+
+
+def put_customer(
+    rt: Runtime, tenant_id: str, customer_id: str, attributes: Mapping[str, Any]
+) -> tuple[CustomerView, bool]:
+    """Add an explicit customer, or replace a customer's chosen attributes (a generated
+    customer's are laid over its computed ones, which come back where not chosen).
+    Returns the customer and whether it is new. Tier conditions, target groups frozen
+    from now on and CustomerAttributes see the change at once; processed lists already
+    frozen keep their customers (a new customer joins no executed campaign)."""
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        population = rt.population(tenant, tx)
+        created = population.index_of(customer_id) is None
+        if created and population.count - population.size >= MAX_CHOSEN_CUSTOMERS:
+            raise DomainError(
+                "too_many_customers",
+                f"a tenant holds at most {MAX_CHOSEN_CUSTOMERS:,} explicit customers",
+            )
+        names = dict(population.chosen.names) if population.chosen else {}
+        for name in ATTRIBUTES:
+            names[name.lower()] = name
+        tx.put_customer(customer_id, _spelled(names, attributes))
+        spec = replace(tenant.population, chosen_version=_new_version())
+        tenant = replace(tenant, population=spec)
+        tx.put_tenant(tenant)
+        view = _view(rt.population(tenant, tx), customer_id)
+        assert view is not None
+        return view, created
 
 
 def get_tenant(rt: Runtime, tenant_id: str) -> tuple[Tenant, datetime]:

@@ -7,9 +7,9 @@ implementation must pass `tests/store` identically.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from simulator.domain.campaigns import ProcessedList
 from simulator.domain.models import (
@@ -82,8 +82,18 @@ class Tx(LedgerState, Protocol):
         self, *, after: int = 0, limit: int = 100, kind: str | None = None
     ) -> Sequence[OutboxEvent]: ...
 
+    def customers(self) -> list[tuple[str, dict[str, Any]]]:
+        """The chosen customers (id, attributes), in the order each was first stored."""
+        ...
+
+    def put_customer(self, customer_id: str, attributes: Mapping[str, Any]) -> None:
+        """Store a chosen customer's attributes (replacing them; its place stays)."""
+        ...
+
+    def clear_customers(self) -> None: ...
+
     def reset(self) -> None:
-        """Forget everything but the tenant record and its keys."""
+        """Forget everything but the tenant record, its keys and its chosen customers."""
         ...
 
 

@@ -7,7 +7,7 @@ refused batch leaves no trace (the same all-or-nothing the SQLite store gets fro
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -51,6 +51,7 @@ class _TenantData:
     stats: dict[int, CampaignStats] = field(default_factory=dict)
     events: dict[str, TriggeredEvent] = field(default_factory=dict)
     outbox: list[OutboxEvent] = field(default_factory=list)
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)  # chosen, in order
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -224,9 +225,21 @@ class MemoryTx:
                     break
         return out
 
+    # -- chosen customers ----------------------------------------------------------------
+    def customers(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(cid, dict(attrs)) for cid, attrs in self._d.customers.items()]
+
+    def put_customer(self, customer_id: str, attributes: Mapping[str, Any]) -> None:
+        self._set(self._d.customers, customer_id, dict(attributes))
+
+    def clear_customers(self) -> None:
+        old = self._d.customers
+        self._undo.append(lambda: setattr(self._d, "customers", old))
+        self._d.customers = {}
+
     def reset(self) -> None:
         tenant = self._d.tenant
-        fresh = _TenantData(tenant=tenant, lock=self._d.lock)
+        fresh = _TenantData(tenant=tenant, customers=self._d.customers, lock=self._d.lock)
         old = dict(vars(self._d))
         self._undo.append(lambda: vars(self._d).update(old))
         vars(self._d).update(vars(fresh))

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import weakref
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from datetime import datetime
@@ -199,7 +199,21 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS counters (
         name TEXT PRIMARY KEY,
         value INTEGER NOT NULL) WITHOUT ROWID""",
+    # Chosen customers (explicit ones and chosen attributes): a rowid table, so they list
+    # in first-stored order (an upsert keeps the rowid), which fixes explicit indices.
+    """CREATE TABLE IF NOT EXISTS customers (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        attributes BLOB NOT NULL,
+        UNIQUE (tenant_id, id))""",
 )
+
+_CUSTOMERS_OF = "SELECT id, attributes FROM customers WHERE tenant_id = ? ORDER BY rowid"
+_CUSTOMER_PUT = (
+    "INSERT INTO customers (tenant_id, id, attributes) VALUES (?, ?, ?) "
+    "ON CONFLICT (tenant_id, id) DO UPDATE SET attributes = excluded.attributes"
+)
+_CUSTOMERS_CLEAR = "DELETE FROM customers WHERE tenant_id = ?"
 
 # -- statements (constant strings: sqlite3 keeps them prepared in its statement cache) ----
 _TENANT_GET = "SELECT data FROM tenants WHERE id = ?"
@@ -444,6 +458,7 @@ def _campaign_from(raw: bytes) -> Campaign:
             target["size"],
             target["offset"],
             tuple(_condition_from(c) for c in target["where"]),
+            tuple(target.get("ids", ())),
         ),
         clearance_window_s=d["clearance_window_s"],
         execute_at=_opt_dt(d["execute_at"]),
@@ -729,6 +744,17 @@ class SqliteTx:
             rows = self._c.execute(_OUTBOX_KIND_AFTER, (self.tenant_id, kind, after, limit))
         return [_outbox_from(seq, data) for seq, data in rows.fetchall()]
 
+    # -- chosen customers ----------------------------------------------------------------
+    def customers(self) -> list[tuple[str, dict[str, Any]]]:
+        rows = self._c.execute(_CUSTOMERS_OF, (self.tenant_id,)).fetchall()
+        return [(cid, _load(raw)) for cid, raw in rows]
+
+    def put_customer(self, customer_id: str, attributes: Mapping[str, Any]) -> None:
+        self._write(_CUSTOMER_PUT, (self.tenant_id, customer_id, _dump(dict(attributes))))
+
+    def clear_customers(self) -> None:
+        self._c.execute(_CUSTOMERS_CLEAR, (self.tenant_id,))
+
     def reset(self) -> None:
         """Forget everything but the tenant record and its keys (and tokens)."""
         for sql in _DELETE_TENANT_ROWS:
@@ -889,3 +915,4 @@ def _drop_if_no_tenant(tx: SqliteTx) -> None:
     behind (keys and tokens stay, as in the in-memory store)."""
     if tx.wrote_tenant_rows and not tx.tenant_exists():
         tx.reset()
+        tx.clear_customers()

@@ -404,3 +404,40 @@ def test_an_ineligible_triggered_event_credits_and_approves_nothing(
             assert report["redeemed"] == t.redeemed == 1
 
     asyncio.run(scenario())
+
+
+def test_scrubbing_sees_the_attributes_of_customers_you_choose(simulator: ThreadServer) -> None:
+    """Explicit customers' attributes reach the client's scrubbing rules end to end
+    (CustomerAttributes), and the survivor's tier follows its chosen VIPLevel."""
+    chosen = {
+        "excluded-1": {"SelfExcluded": True, "Country": "AT", "VIPLevel": "Gold"},
+        "paris-1": {"SelfExcluded": False, "Country": "FR", "VIPLevel": "Gold"},
+        "vienna-1": {"SelfExcluded": False, "Country": "AT", "VIPLevel": "Gold"},
+    }
+
+    async def scenario() -> None:
+        async with world(simulator.url) as w:
+            for customer_id, attributes in chosen.items():
+                await w.ok("PUT", f"/_sim/customers/{customer_id}", json={"attributes": attributes})
+            campaign = {
+                "id": 48300,
+                "type": "scheduled",
+                "promoCode": "WELCOME50",
+                "targetGroup": {"ids": list(chosen)},
+            }
+            await w.ok("POST", "/_sim/campaigns", json=campaign)
+            await w.ok("POST", "/_sim/campaigns/48300/execute")
+            summaries = w.integrator.summaries
+            await eventually(lambda: 48300 in summaries(), timeout=60, what="the webhook")
+            await w.integrator.wait_idle(60)
+            s = summaries()[48300]
+            assert s.targeted == 3
+            assert s.scrubbed_by_rule == {"self_excluded": 1, "blocked_countries": 1}
+            assert s.validated == 1 and s.approved == 1
+            report = await w.report(48300)
+            assert report["violations"] == {}, report["violationExamples"]
+            assert report["validated"] == 1 and report["approved"] == 1
+            usage = await w.usage("PR-WELCOME")
+            assert usage["budgetCommitted"] == 5000  # T-VIP: the chosen VIPLevel Gold
+
+    asyncio.run(scenario())

@@ -722,3 +722,43 @@ def test_nested_transactions_commit_with_the_outermost(store: Store) -> None:
         assert tx.campaign(48213) is None
         assert tx.promotion("PR-1") is None
         assert tx.usage("PR-1") == Usage(redemptions=1)
+
+
+# -- chosen customers ----------------------------------------------------------------------
+def test_chosen_customers_keep_their_first_order_and_outlive_a_reset(store: Store) -> None:
+    create(store)
+    with store.transaction(TID) as tx:
+        assert tx.customers() == []
+        tx.put_customer("vip ü", {"VIPLevel": "Gold", "Deposits": 150_000, "Vip": True})
+        tx.put_customer("X00005", {"Country": "AT"})
+        tx.put_customer("b", {"Score": 1.5})
+    with store.transaction(TID) as tx:
+        tx.put_customer("vip ü", {"VIPLevel": "Silver"})  # replaced, keeps its place
+        tx.reset()
+    with store.transaction(TID) as tx:
+        assert tx.customers() == [
+            ("vip ü", {"VIPLevel": "Silver"}),
+            ("X00005", {"Country": "AT"}),
+            ("b", {"Score": 1.5}),
+        ]
+    with pytest.raises(Boom), store.transaction(TID) as tx:
+        tx.put_customer("c", {})
+        tx.put_customer("b", {"Score": 2})
+        tx.clear_customers()
+        tx.put_customer("d", {})
+        raise Boom
+    with store.transaction(TID) as tx:
+        assert [cid for cid, _ in tx.customers()] == ["vip ü", "X00005", "b"]
+        tx.clear_customers()
+    with store.transaction(TID) as tx:
+        assert tx.customers() == []
+    with store.transaction("t-2") as tx:
+        assert tx.customers() == []
+
+
+def test_the_chosen_version_is_part_of_the_tenant_record(store: Store) -> None:
+    tenant = a_tenant(population=PopulationSpec(7, 1234, "X", 5, 30, "v-1"))
+    with store.transaction(TID) as tx:
+        tx.put_tenant(tenant)
+    with store.transaction(TID) as tx:
+        assert tx.tenant() == tenant
