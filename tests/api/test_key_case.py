@@ -471,8 +471,10 @@ def test_a_scenario_file_binds_exactly_and_names_the_misspelled_key() -> None:
     )
     with pytest.raises(DomainError) as raised:
         parse_scenario(text, source="mine.yaml")
-    fields = {p["field"] for p in (raised.value.details or {})["problems"]}
-    assert {"promotions[0].audienceCap", "promotions[0].audiencecap"} <= fields
+    # The wrong case is a misspelling, reported first with the spelling meant (item 11).
+    assert "promotions[0]: unknown field `audiencecap` (did you mean `audienceCap`?)" in str(
+        raised.value
+    )
 
 
 # -- the models themselves -----------------------------------------------------------------------
