@@ -241,6 +241,12 @@ class TargetGroupSpec(Spec):
         return TargetGroup(self.size or 0, self.offset, tuple(c.to_domain() for c in self.where))
 
 
+def _unique(channels: list[int]) -> list[int]:
+    if len(set(channels)) != len(channels):
+        raise ValueError("channels must not repeat a ChannelID")
+    return channels
+
+
 class CampaignCreate(Spec):
     """A scheduled campaign (target group, clearance window, optional execution time) or a
     triggered one (series and trigger); both name the promo code they reward with."""
@@ -255,10 +261,11 @@ class CampaignCreate(Spec):
     executeAt: IsoTime | None = None
     seriesId: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     trigger: Text | None = None
-    channels: Annotated[list[ChannelId], Field(max_length=50)] = Field(
+    channels: Annotated[list[ChannelId], Field(max_length=50), AfterValidator(_unique)] = Field(
         default_factory=list,
         description="ChannelIDs the campaign is sent on: a scheduled campaign sends one "
         "EventTypeID 13 webhook per channel at ClearanceRequiredBy",
+        json_schema_extra={"uniqueItems": True},
     )
 
     @model_validator(mode="after")
@@ -269,8 +276,6 @@ class CampaignCreate(Spec):
             raise ValueError("a triggered campaign takes no 'targetGroup'")
         if self.executeAt is not None and self.executeAt.tzinfo is None:
             raise ValueError("executeAt needs a time zone (use Z for UTC)")
-        if len(set(self.channels)) != len(self.channels):
-            raise ValueError("channels must not repeat a ChannelID")
         return self
 
 

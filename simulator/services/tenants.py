@@ -296,6 +296,14 @@ def advance_clock(rt: Runtime, tenant_id: str, seconds: float) -> tuple[Tenant, 
 
 
 # -- auth --------------------------------------------------------------------------------
+def _same(expected: str, given: str) -> bool:
+    """Passwords compared in constant time, as UTF-8 bytes: `compare_digest` refuses str
+    with non-ASCII characters (a TypeError, which was a 500 for a password like `é`)."""
+    return secrets.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
+
+
 def login(rt: Runtime, username: str, password: str) -> str:
     """Legacy `general/login`: a token for `Authorization-Token` (wire-contract §2). The
     token is a GUID, as Optimove's login diagrams show and a v1.6-era client requires (it
@@ -306,7 +314,7 @@ def login(rt: Runtime, username: str, password: str) -> str:
         with rt.store.transaction(tenant_id) as tx:
             tenant = tx.tenant()
             user = tenant.users.get(username) if tenant else None
-            if tenant is None or user is None or not secrets.compare_digest(user[0], password):
+            if tenant is None or user is None or not _same(user[0], password):
                 continue
             now = rt.wall()
             previous = tenant.logins.get(username)
