@@ -589,11 +589,14 @@ def _refine(schemas: JSON) -> None:
         },
     )
     schemas["TargetGroupSpec"]["oneOf"] = [
-        {"required": ["size"], "properties": {"ids": {"type": "null"}}},
+        {
+            "required": ["size"],
+            "properties": {"size": {"type": "integer"}, "ids": {"type": "null"}},
+        },
         {
             "required": ["ids"],
             "properties": {
-                "ids": {"uniqueItems": True},
+                "ids": {"type": "array", "uniqueItems": True},
                 "size": {"type": "null"},
                 "offset": {"const": 0},
                 "where": {"maxItems": 0},

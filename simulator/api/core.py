@@ -189,7 +189,9 @@ def _text_param(query: dict[str, str], name: str, max_length: int = 128) -> str:
 async def get_last_data_update(rt: RuntimeDep, caller: CallerDep) -> Response:
     """The date of the last data update: today on the tenant's simulator clock."""
     _, now = await call(rt, tenants.get_tenant, caller.tenant_id)
-    return encode.json_response({"Date": now.strftime("%Y-%m-%d")})
+    # isoformat, not strftime("%Y"): a clock set to year 30 is "0030-…", as the contract's
+    # date pattern says (strftime does not pad years below 1000 on glibc).
+    return encode.json_response({"Date": now.date().isoformat()})
 
 
 @router.post(

@@ -26,7 +26,8 @@ def caps_by_key(caps: PeriodCaps, keys: tuple[str, ...]) -> list[tuple[str, int]
 
 def core_time(at: datetime) -> str:
     """Core API time format, `YYYY-MM-DD HH:MM:SS` in UTC (as in UpdateCustomerPromotionStatus)."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    # isoformat pads the year to four digits; strftime("%Y") does not below 1000 on glibc.
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
 
 
 def iso_time(at: datetime) -> str:

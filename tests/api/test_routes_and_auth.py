@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from tests.api.support import (
     validate,
     world,
 )
+from tests.conftest import manual_demo
 from tests.helpers import ADMIN, INTEGRATIONS, SCHEDULED, SPINS, Sim
 
 LISTENERS = "/current/general/GetRegisteredEventListeners"
@@ -338,6 +341,22 @@ def test_get_last_data_update_is_the_simulator_date(sim: Sim) -> None:
     response = sim.get("/current/general/GetLastDataUpdate")
     assert response.status_code == 200
     assert response.json() == {"Date": sim.clock()["now"][:10]}
+
+
+def test_core_dates_and_times_keep_four_digit_years_on_an_early_clock(
+    make_sim: Callable[..., Sim],
+) -> None:
+    # Found by schemathesis: a scenario clock starting in year 30 gave "30-11-27" (strftime
+    # pads no year below 1000), which the documented `YYYY-MM-DD` pattern refuses.
+    demo = manual_demo()
+    start = datetime(30, 11, 27, 9, tzinfo=UTC)
+    sim = make_sim(
+        scenario=demo.model_copy(update={"clock": demo.clock.model_copy(update={"start": start})})
+    )
+    assert sim.get("/current/general/GetLastDataUpdate").json() == {"Date": "0030-11-27"}
+    assert sim.execute().status_code == 200
+    body = sim.outbox(kind="scheduled")[-1]["body"]
+    assert body["TimeStamp"] == "0030-11-27 09:00:00"
 
 
 def test_legacy_promotion_codes_are_added_listed_and_deleted(sim: Sim) -> None:
