@@ -562,20 +562,26 @@ def test_percent_reward_below_the_tier_condition_is_no_tier_matched(sim: Sim) ->
     assert reasons(validate(sim, [ctx], TRIGGERED, "DEPOSIT10")) == ["no_tier_matched"]
 
 
-@pytest.mark.parametrize("deposit", ["1e400", "Infinity", "-Infinity", "1" + "0" * 400])
-def test_percent_reward_of_a_non_finite_or_huge_session_amount_is_never_a_server_error(
-    sim: Sim, deposit: str
-) -> None:
+def validate_deposit_as_written(sim: Sim, deposit: str) -> Any:
+    """validateCustomers for a fresh triggered event whose session's `depositAmount` is the
+    JSON number text `deposit`, sent as written (no client-side re-encoding)."""
     event = emit_for(sim, TRIGGERED, cid(5), {"depositAmount": 5000})
     raw = (
         f'{{"campaignData": {{"campaignId": {TRIGGERED}}}, "contexts": [{{"customerId": '
         f'"{cid(5)}", "eventId": "{event}", "session": {{"depositAmount": {deposit}}}}}]}}'
     )
-    response = sim.post(
+    return sim.post(
         "/v1/promocodes/DEPOSIT10/validateCustomers",
         content=raw.encode(),
         headers={"content-type": "application/json"},
     )
+
+
+@pytest.mark.parametrize("deposit", ["1e400", "Infinity", "-Infinity", "1" + "0" * 400])
+def test_percent_reward_of_a_non_finite_or_huge_session_amount_is_never_a_server_error(
+    sim: Sim, deposit: str
+) -> None:
+    response = validate_deposit_as_written(sim, deposit)
     assert response.status_code in (200, 400), response.text
     if response.status_code == 200:
         result = response.json()["contexts"][0]
@@ -594,16 +600,7 @@ def test_a_session_number_is_judged_by_its_value_not_its_spelling(
 ) -> None:
     """`1e20` is the integer 10^20 (JSON Schema reads numbers by value, and so does the
     contract's FreeJson): outside the 64-bit range, refused like `100000000000000000000`."""
-    event = emit_for(sim, TRIGGERED, cid(5), {"depositAmount": 5000})
-    raw = (
-        f'{{"campaignData": {{"campaignId": {TRIGGERED}}}, "contexts": [{{"customerId": '
-        f'"{cid(5)}", "eventId": "{event}", "session": {{"depositAmount": {deposit}}}}}]}}'
-    )
-    response = sim.post(
-        "/v1/promocodes/DEPOSIT10/validateCustomers",
-        content=raw.encode(),
-        headers={"content-type": "application/json"},
-    )
+    response = validate_deposit_as_written(sim, deposit)
     assert response.status_code == status, response.text
     if status == 400:
         assert "contexts[0].session" in response.json()["message"], response.text
