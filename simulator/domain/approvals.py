@@ -23,6 +23,7 @@ from typing import Literal
 from simulator.domain import ledger
 from simulator.domain.errors import DomainError
 from simulator.domain.models import (
+    NO_PROMOTION,
     Allocation,
     AllocationStatus,
     Campaign,
@@ -32,8 +33,6 @@ from simulator.domain.models import (
 from simulator.domain.state import Ids, LedgerState
 
 DuplicateMode = Literal["reject", "ignore"]
-# The promotion id of an approval record (an approval on a campaign without a ledger).
-NO_PROMOTION = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,10 +165,17 @@ class Campaign:
     finished_at: datetime | None = None
 
 
+# The promotion id of an approval record: an approval on a campaign whose promo code
+# reaches no Promotions promotion (wire-contract §2.1, rev 2; `approvals.approval_record`).
+NO_PROMOTION = ""
+
+
 @dataclass(slots=True)
 class Allocation:
     """A reward reserved for a customer by validateCustomers; keyed by
-    (campaign, customer, eventId-or-none) so validation is idempotent.
+    (campaign, customer, eventId-or-none) so validation is idempotent. An *approval
+    record* (`promotion_id == NO_PROMOTION`) is the committed allocation that marks a
+    customer approved on a campaign without a ledger: it holds no budget or cap.
 
     Treated as immutable like every record here, but not `frozen`: a frozen dataclass sets
     each field through `object.__setattr__`, which made building one cost 4.3 µs instead
@@ -194,6 +201,10 @@ class Allocation:
     @property
     def key(self) -> tuple[int, str, str | None]:
         return (self.campaign_id, self.customer_id, self.event_id)
+
+    @property
+    def is_approval_record(self) -> bool:
+        return self.promotion_id == NO_PROMOTION
 
     def with_status(self, status: AllocationStatus) -> Allocation:
         return Allocation(

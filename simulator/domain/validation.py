@@ -90,6 +90,8 @@ def validate_contexts(
     Rules:
     - Idempotent per allocation key (campaign, customer, eventId-or-none): a key holding a
       live allocation gets that same allocation back, never a second reservation.
+    - A customer (or event) approved on this campaign while no Promotions promotion owned
+      its code (wire-contract §2.1, rev 2) is `customer_limit_reached`: rewarded already.
     - Otherwise the first failing check, in `REASONS` order, is the customer's reason.
     - `not_targeted`: scheduled, the customer is not in the frozen processed list;
       triggered, the eventId is not an event emitted for this customer and campaign.
@@ -126,6 +128,15 @@ def _validate_one(
     cid, eid = ctx.customer_id, ctx.event_id
     key_event = eid if campaign.type == "triggered" else None
     existing = state.allocation_by_key(campaign.id, cid, key_event)
+
+    def refuse(reason: str) -> ContextResult:
+        return ContextResult(cid, eid, False, reason=reason)
+
+    if existing is not None and existing.is_approval_record:
+        # Approved while no Promotions promotion owned the code (wire-contract §2.1, rev 2):
+        # the customer's one reward for this key was granted already, and a reservation
+        # now could never be committed (its approval would be a duplicate).
+        return refuse("customer_limit_reached")
     if existing is not None and existing.status is not AllocationStatus.RELEASED:
         return ContextResult(
             cid,
@@ -136,9 +147,6 @@ def _validate_one(
             reward=existing.reward,
             allocation_id=None if dry_run else existing.id,
         )
-
-    def refuse(reason: str) -> ContextResult:
-        return ContextResult(cid, eid, False, reason=reason)
 
     if promotion.status is not PromotionStatus.ACTIVE:
         return refuse("promotion_not_active")

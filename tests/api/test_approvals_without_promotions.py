@@ -8,10 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 from simulator.scenario import builtin_scenario, parse_scenario
+from simulator.settings import SimSettings
 from tests.api.support import (
+    active_promotion,
     cid,
     emit_for,
     envelope,
+    reasons,
     scheduled_campaign,
     triggered_campaign,
     validate,
@@ -104,6 +107,76 @@ def test_not_validated_still_applies_where_a_promotion_is_behind_the_code(sim: S
     envelope(response, 409, "not_validated")
 
 
+def test_approving_without_validation_is_still_a_violation_on_a_promotions_campaign(
+    sim: Sim,
+) -> None:
+    assert sim.execute().status_code == 200
+    assert sim.get_processed_campaign_customers().status_code == 200
+    envelope(sim.update_customer_promotion_status({cid(1): True}, SCHEDULED), 409, "not_validated")
+    assert sim.report()["violations"] == {"approved_without_validation": 1}
+
+
+def test_the_audit_counts_everything_and_flags_only_real_violations(sim: Sim) -> None:
+    plain_campaign(sim, window=10)
+    approved = {cid(i): True for i in range(5)}
+    assert sim.update_customer_promotion_status(approved, PLAIN).status_code == 200
+    envelope(sim.update_customer_promotion_status({cid(0): True}, PLAIN), 409, "duplicate_approval")
+    envelope(sim.update_customer_promotion_status({cid(1): False}, PLAIN), 409, "already_approved")
+    envelope(sim.update_customer_promotion_status({cid(99): True}, PLAIN), 409, "not_targeted")
+    assert sim.update_customer_promotion_status({cid(9): False}, PLAIN).status_code == 200
+    assert sim.advance(601).status_code == 200
+    envelope(sim.update_customer_promotion_status({cid(6): True}, PLAIN), 409, "clearance_closed")
+    report = sim.report(PLAIN)
+    counts = ("targeted", "fetched", "validated", "approved", "released", "sent")
+    assert {k: report[k] for k in counts} == {
+        "targeted": 50,
+        "fetched": 50,
+        "validated": 0,
+        "approved": 5,
+        "released": 0,  # a Status false without an approval is a no-op
+        "sent": 5,
+    }
+    assert report["duplicatesRefused"] == 1
+    assert report["approvalsRefused"] == {
+        "duplicate_approval": 1,
+        "already_approved": 1,
+        "not_targeted": 1,
+        "clearance_closed": 1,
+    }
+    assert report["violations"] == {
+        "duplicate_approval": 1,
+        "released_after_approval": 1,
+        "approved_not_targeted": 1,
+        "approved_after_clearance": 1,
+    }  # and no approved_without_validation: this campaign has no validation to skip
+
+
+def test_ignore_mode_makes_a_repeat_a_no_op_here_too(make_sim: Callable[..., Sim]) -> None:
+    sim = make_sim(settings=SimSettings(duplicate_approvals="ignore"))
+    plain_campaign(sim)
+    assert sim.update_customer_promotion_status({cid(1): True}, PLAIN).status_code == 200
+    again = [(cid(1), True), (cid(2), True), (cid(2), True)]
+    assert sim.update_customer_promotion_status(again, PLAIN).status_code == 200
+    assert sim.report(PLAIN)["approved"] == 2
+
+
+def test_a_promotion_taking_the_code_later_gives_the_campaign_a_ledger(sim: Sim) -> None:
+    plain_campaign(sim)
+    assert sim.update_customer_promotion_status({cid(1): True}, PLAIN).status_code == 200
+    active_promotion(sim, promotion_id="PR-LATE", codes=(BONUS,))
+    # The customer approved before has had this campaign's reward: never reserved again.
+    results = validate(sim, [cid(1), cid(2)], PLAIN, BONUS)
+    assert reasons(results) == ["customer_limit_reached", None]
+    envelope(sim.update_customer_promotion_status({cid(1): True}, PLAIN), 409, "duplicate_approval")
+    envelope(sim.update_customer_promotion_status({cid(3): True}, PLAIN), 409, "not_validated")
+    assert sim.update_customer_promotion_status({cid(2): True}, PLAIN).status_code == 200
+    report = sim.report(PLAIN)
+    assert (report["approved"], report["validated"]) == (2, 1)
+    assert report["violations"]["approved_without_validation"] == 1
+    usage = sim.usage("PR-LATE")
+    assert (usage["budgetCommitted"], usage["audienceCommitted"]) == (100, 1)
+
+
 def test_validation_of_such_a_code_is_404_which_tells_the_client(sim: Sim) -> None:
     plain_campaign(sim)
     response = sim.validate_customers([{"customerId": cid(1)}], PLAIN, BONUS)
@@ -133,6 +206,19 @@ def test_a_promotions_campaign_still_needs_validation_for_triggered_events(sim: 
     validate(sim, [{"customerId": cid(7), "eventId": event, "session": {"depositAmount": 5000}}],
              7001, "DEPOSIT10")  # fmt: skip
     assert sim.approve_triggered_event(cid(7), event, campaign_id=7001).status_code == 200
+
+
+def test_a_triggered_event_approved_without_a_ledger_is_not_validated_later(sim: Sim) -> None:
+    add_code(sim)
+    triggered_campaign(sim, PLAIN_TRIGGERED, BONUS)
+    event = emit_for(sim, PLAIN_TRIGGERED, cid(7))
+    assert sim.approve_triggered_event(cid(7), event, campaign_id=PLAIN_TRIGGERED).is_success
+    active_promotion(sim, promotion_id="PR-LATE", codes=(BONUS,))
+    context = {"customerId": cid(7), "eventId": event}
+    assert reasons(validate(sim, [context], PLAIN_TRIGGERED, BONUS)) == ["customer_limit_reached"]
+    later = emit_for(sim, PLAIN_TRIGGERED, cid(7))
+    refused = sim.approve_triggered_event(cid(7), later, campaign_id=PLAIN_TRIGGERED)
+    envelope(refused, 409, "not_validated")  # the campaign has a ledger now
 
 
 def test_scenarios_declare_such_codes(make_sim: Callable[..., Sim]) -> None:
