@@ -134,10 +134,12 @@ def scenario_check(path: str) -> None:
     except DomainError as error:
         console.print(f"[red]invalid:[/red] {error.message}")
         sys.exit(1)
+    codes = len(loaded.promoCodes)  # added as with AddPromotions: no Promotions promotion
+    plain = f"{codes} promo code{'s' * (codes != 1)} without a promotion, " if codes else ""
     console.print(
         f"[green]ok[/green]: tenant {loaded.tenant.id!r}, {loaded.population.count():,} customers "
         f"({len(loaded.population.customers):,} chosen), "
-        f"{len(loaded.promotions)} promotions, {len(loaded.campaigns)} campaigns"
+        f"{len(loaded.promotions)} promotions, {plain}{len(loaded.campaigns)} campaigns"
     )
 
 

@@ -161,7 +161,8 @@ async def _flows(
     say = console.print if not options.quiet else (lambda *a, **k: None)
     say(f"[bold]optisim demo[/bold]: simulator {sim.url}, reference client {side.listener_url}")
     say(
-        f"executing campaign {SCHEDULED} ({options.customers:,} customers) and firing "
+        f"executing campaign {SCHEDULED} ({options.customers:,} customers) and {PLAIN} (no "
+        f"Promotions promotion: approved without validation), and firing "
         f"{options.events:,} triggered events at {options.rate:,.0f}/s"
     )
     flows_started = time.perf_counter()

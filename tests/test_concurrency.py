@@ -92,3 +92,52 @@ def test_concurrent_clients_never_overspend_or_double_approve(
     assert usage["audienceCommitted"] == approved <= usage["audienceCap"]
     assert report["approved"] == approved
     assert report["approvalsRefused"].get("duplicate_approval", 0) == statuses[409]
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
+def test_concurrent_approvals_without_a_ledger_approve_each_customer_once(
+    store_kind: str, tmp_path: Path
+) -> None:
+    """Campaign 48215's code has no Promotions promotion (wire-contract §2.1, rev 2): its
+    approvals reserve nothing, but a customer is still approved once, however many clients
+    race to approve them, and the campaign is sent to exactly those at clearance."""
+    statuses: Counter[int] = Counter()
+    approved_200: Counter[str] = Counter()
+    lock = threading.Lock()
+    pool = [f"C{50_000 + i:07d}" for i in range(60)]  # 48215 targets 50,000..50,499
+
+    with ThreadServer(tight_app(store_kind, tmp_path / "p.sqlite")) as server:
+        httpx.post(f"{server.url}/_sim/campaigns/48215/execute", headers=HEADERS).raise_for_status()
+
+        def worker(n: int) -> None:
+            with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as c:
+                for k in range(len(pool)):
+                    customer = pool[(n * 5 + k) % len(pool)]
+                    a = c.post(
+                        "/current/integrations/UpdateCustomerPromotionStatus",
+                        json={
+                            "TimeStamp": "",
+                            "CampaignID": 48215,
+                            "PromosUpdated": [{"CustomerID": customer, "Status": True}],
+                        },
+                    )
+                    with lock:
+                        statuses[a.status_code] += 1
+                        if a.status_code == 200:
+                            approved_200[customer] += 1
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
+        cleared = httpx.post(f"{server.url}/_sim/campaigns/48215/clear", headers=HEADERS)
+        cleared.raise_for_status()
+        report = httpx.get(f"{server.url}/_sim/campaigns/48215/report", headers=HEADERS).json()
+
+    assert set(statuses) <= {200, 409}, statuses
+    assert sorted(approved_200) == pool and set(approved_200.values()) == {1}
+    assert statuses[409] == 8 * len(pool) - len(pool)
+    assert report["approved"] == report["sent"] == len(pool)
+    assert report["approvalsRefused"] == {"duplicate_approval": statuses[409]}

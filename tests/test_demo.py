@@ -37,10 +37,16 @@ def test_optisim_demo_runs_both_flows_and_exits_zero(tmp_path: Path) -> None:
     assert scheduled["targeted"] == 2000 and scheduled["approved"] > 0
     assert scheduled["sent"] == scheduled["approved"]  # cleared on the clock
     assert triggered["eventsEmitted"] == 100 and triggered["approved"] > 0
+    # 48215's code has no Promotions promotion: approved without validation, sent alike
+    plain = data["48215"]
+    assert plain["targeted"] == plain["fetched"] == 500
+    assert plain["validated"] == 0 and plain["invalid"] == {}
+    assert 0 < plain["approved"] == plain["sent"] < 500  # the client scrubbed some
     assert data["demonstrated"]["duplicateApproval"]["error"] == "duplicate_approval"
     # the only violation is the one the demo makes on purpose
     assert scheduled["violations"] == {"duplicate_approval": 1}
     assert triggered["violations"] == {}
+    assert plain["violations"] == {}
 
 
 def test_the_demo_and_the_reference_client_never_log_in() -> None:

@@ -156,3 +156,7 @@ def test_scenario_check_reports_the_first_useful_problem(tmp_path: Path) -> None
     result = CliRunner().invoke(main, ["scenario", "check", str(good)])
     assert result.exit_code == 0, result.output
     assert "11 customers (2 chosen)" in " ".join(result.output.split())
+    demo = CliRunner().invoke(main, ["scenario", "check", "demo"])
+    assert demo.exit_code == 0, demo.output
+    summary = " ".join(demo.output.split())
+    assert "3 promotions, 1 promo code without a promotion, 4 campaigns" in summary

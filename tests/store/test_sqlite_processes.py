@@ -377,3 +377,51 @@ def test_two_processes_share_one_file_without_overspending(
     for server in servers:
         assert server.process.poll() is None, server.output()
         assert "sqlite" not in server.output().lower(), server.output()
+
+
+def test_two_processes_approve_each_customer_once_without_a_ledger(
+    start_servers: Callable[[Path, int], list[Server]], tmp_path: Path
+) -> None:
+    """The demo's campaign 48215 has no Promotions promotion behind its code (approval
+    records, wire-contract §2.1 rev 2): two processes racing on the same customers still
+    approve each exactly once."""
+    plain = 48215
+    servers = start_servers(tmp_path / "plain.sqlite", 2)
+    with servers[0].client() as c:
+        ok(c.post(f"/_sim/campaigns/{plain}/execute"))
+    pool = customers(50_000, 50_040)  # 48215 targets 50,000..50,499
+    lock = threading.Lock()
+    statuses: list[int] = []
+    approvals_ok: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker(server: Server, n: int) -> None:
+        try:
+            with server.client() as c:
+                for k in range(len(pool)):
+                    customer = pool[(n * 3 + k) % len(pool)]
+                    a = approve(c, {customer: True}, plain)
+                    with lock:
+                        statuses.append(a.status_code)
+                        if a.status_code == 200:
+                            approvals_ok.append(customer)
+        except BaseException as error:  # reported by the main thread
+            with lock:
+                errors.append(error)
+
+    threads = [
+        threading.Thread(target=worker, args=(server, n)) for n in range(4) for server in servers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    logs = "\n".join(server.output() for server in servers)
+    assert errors == [], logs
+    assert set(statuses) <= {200, 409}, (sorted(set(statuses)), logs)
+    assert sorted(approvals_ok) == pool  # each exactly once
+    with servers[1].client() as c:
+        report = ok(c.get(f"/_sim/campaigns/{plain}/report"))
+    assert report["approved"] == len(pool)
+    assert report["approvalsRefused"] == {"duplicate_approval": len(statuses) - len(pool)}
