@@ -344,7 +344,12 @@ class PromotionsApi(_JsonApi):
         action_id: int | None = None,
         dry_run: bool = False,
     ) -> ValidateCustomersResponse:
-        """Eligibility, tier and reward per context (1-1000); a valid result reserves."""
+        """Eligibility, tier and reward per context (1-1000); a valid result reserves.
+
+        404 `unknown_promocode` (an `ApiError`) when no Promotions promotion owns the code:
+        the flows take it to mean the campaign needs no validation (a code added with
+        `integrations/AddPromotions` only, wire-contract §2.1; `flows.common.promotion_missing`).
+        """
         campaign: dict[str, Any] = {"campaignId": campaign_id, "campaignType": campaign_type}
         if action_id is not None:
             campaign["actionId"] = action_id

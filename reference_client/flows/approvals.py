@@ -4,7 +4,10 @@ reconciling what a lost response leaves unclear.
 Business rules:
 - Each page's decisions are sent right after activation, in calls of ≤ `approve_batch`
   items: `Status: true` for an activated customer (commits the reservation), `false` for
-  one validated but not activated (releases it). A call is atomic: all or nothing.
+  one validated but not activated (releases it). A call is atomic: all or nothing. On a
+  campaign whose promo code has no Promotions promotion nothing was reserved: `Status:
+  true` approves the customer as is (wire-contract §2.1, rev 2), and every customer kept
+  by scrubbing is activated, so none is released.
 - A page's approvals travel while the next page is validated (`send_behind`), one call
   sequence at a time and in order: the wallet-to-approval window stays about a page long,
   and our CPU works on the next page instead of waiting for Optimove's answer.

@@ -42,8 +42,10 @@ class FlowContext:
     summary: Callable[[int, Kind], CampaignSummary]
     is_cancelled: Callable[[int], bool]
     triggered_validations: ValidationCoalescer
-    # Promo codes validateCustomers said have no Promotions promotion (see
-    # `promotion_missing`): their customers are approved without validation.
+    # Promo codes of triggered campaigns that validateCustomers said have no Promotions
+    # promotion (see `promotion_missing`): their events are approved without validation
+    # until an approval is refused `not_validated` (flows/triggered.py). A scheduled run
+    # keeps its own such set, so each run asks afresh (flows/scheduled.py).
     without_promotion: set[str] = field(default_factory=set)
     show_progress: bool = False
     progress_threshold: int = 50_000
@@ -57,9 +59,12 @@ def promotion_missing(exc: BaseException) -> bool:
     Such a campaign runs Optimove's plain Conditional Execution Bonus Flow: its code was
     added with `integrations/AddPromotions`, the reward is the platform's own, and Optimove
     approves its customers without any validation (wire-contract §2.1, rev 2). The flows
-    learn it from the first validation of the code, remember it (`without_promotion`) and
-    skip validation for that code from then on. Asking Promotions is the one signal that
-    cannot go stale: a code may be in GetPromotions *and* behind a Promotions promotion.
+    learn it from the first validation of the code and remember it (`without_promotion`):
+    a scheduled run for the rest of that run, the triggered flow until an approval is
+    refused `not_validated` (a Promotions promotion has taken the code since). Promotions
+    is asked rather than `GetPromotions` read: a code may be listed there *and* be owned by
+    a Promotions promotion, and only Promotions knows the latter; and a 404 costs nothing
+    extra (the validation call was going to be made anyway).
     """
     return isinstance(exc, ApiError) and exc.status == 404 and exc.code == "unknown_promocode"
 

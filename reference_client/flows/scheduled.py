@@ -9,8 +9,12 @@ Business rules, in order, all before `ClearanceRequiredBy`:
 3. Validate the kept customers in batches of `validate_batch` (≤ 1000), at most
    `concurrency` calls at once; a valid result reserves the reward. A promo code with no
    Promotions promotion behind it (404 `unknown_promocode`, `promotion_missing`) is not
-   validated: its customers go on to activation and approval as they are.
-4. Activate each valid reward on the wallet (keyed by allocationId: never twice).
+   validated: its customers go on to activation and approval as they are (Optimove's
+   plain Conditional Execution Bonus Flow). The run remembers such a code for itself
+   only: each campaign run asks Promotions again with its first batch, so a promotion
+   set up for the code later is seen by the next run.
+4. Activate each valid reward on the wallet (keyed by allocationId: never twice); a
+   customer of a code without a promotion gets the platform's own reward.
 5. Approve activated customers (`Status: true`) in batches of ≤ `approve_batch`; release
    (`Status: false`) those validated but not activated, so their reservation frees up.
 6. Report redemptions for approved rewards (per event or batched).
@@ -72,6 +76,8 @@ class _ScheduledRun:
         self.limit = asyncio.Semaphore(self.cfg.concurrency)
         self.attributes = list(dict.fromkeys([*BASE_ATTRIBUTES, *required_attributes(ctx.rules)]))
         self.progress: Progress | None = None
+        # Promo codes of this run that validateCustomers said have no Promotions promotion.
+        self.without_promotion: set[str] = set()
 
     # -- the loop -------------------------------------------------------------------------
     async def run(self) -> None:
@@ -208,11 +214,11 @@ class _ScheduledRun:
     async def _validate_batch(
         self, promocode: str, action_id: int | None, customers: list[Customer]
     ) -> list[Allocation]:
-        if promocode in self.ctx.without_promotion:
-            return [own_reward(c.customer_id) for c in customers]
         async with self.limit:
             if self.stopping():
                 return []
+            if promocode in self.without_promotion:  # learned while this batch waited
+                return [own_reward(c.customer_id) for c in customers]
             try:
                 answer = await self.ctx.promotions.validate_customers(
                     promocode,
@@ -223,7 +229,7 @@ class _ScheduledRun:
                 )
             except (ApiError, ApiTransportError) as exc:
                 if promotion_missing(exc):
-                    self.ctx.without_promotion.add(promocode)
+                    self.without_promotion.add(promocode)
                     LOG.info(
                         "promo code %s has no Promotions promotion: approving as is", promocode
                     )

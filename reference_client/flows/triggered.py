@@ -6,8 +6,12 @@ Business rules:
    where `session` is the webhook's `context` (tier conditions read `session.*`,
    wire-contract §5), with `campaignType: "triggered"`. Concurrent events of the same
    promo code share a call (`flows/coalesce.py`); each context is judged on its own.
-   A promo code with no Promotions promotion (404 `unknown_promocode`) is not validated
-   (then or ever after): the event goes on to activation and approval as it is.
+   A promo code with no Promotions promotion (404 `unknown_promocode`) is not validated:
+   the event goes on to activation (the platform's own reward) and approval as it is.
+   The code is remembered for later events (`FlowContext.without_promotion`: one 404,
+   not one per event) until an approval of such an event is refused `not_validated`,
+   which means a Promotions promotion owns the code now: then it is forgotten and later
+   events are validated again.
 2. Not valid → nothing is credited and nothing was reserved, so there is nothing to
    approve or release: the reason is recorded.
 3. Valid → activate the reward on the wallet (keyed by allocationId: never twice).
@@ -83,6 +87,9 @@ async def _run(ctx: FlowContext, event: TriggeredEvent, s: CampaignSummary) -> N
             if not (ok and exc.status == 409 and exc.code == "duplicate_approval"):
                 s.error(f"approval_{exc.code}")
                 LOG.error("approving event refused: %s", exc, extra=log)
+                if exc.code == "not_validated" and not allocation.effects:
+                    # A Promotions promotion owns the code now: validate from here on.
+                    ctx.without_promotion.discard(promocode)
                 return
             s.approvals_reconciled += 1
         except ApiTransportError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from reference_client import Integrator, MemoryWallet, SqliteJournal, SqliteWallet
+from reference_client.flows.common import OWN_REWARD
 from reference_client.listener import create_listener_app
 from reference_client.models import ScheduledEvent, format_core_time
 from reference_client.platform.wallet import Wallet
@@ -35,6 +37,9 @@ from tests.client.support import (
 )
 
 SCHEDULED, SPINS, TRIGGERED = 48213, 48214, 7001
+# The demo's campaign on CASHBACK5, a code added with AddPromotions only (no Promotions
+# promotion: wire-contract §2.1, rev 2), and a triggered campaign on it made by a test.
+PLAIN, PLAIN_TRIGGERED = 48215, 7002
 
 
 @pytest.fixture
@@ -439,5 +444,169 @@ def test_scrubbing_sees_the_attributes_of_customers_you_choose(simulator: Thread
             assert report["validated"] == 1 and report["approved"] == 1
             usage = await w.usage("PR-WELCOME")
             assert usage["budgetCommitted"] == 5000  # T-VIP: the chosen VIPLevel Gold
+
+    asyncio.run(scenario())
+
+
+async def plain_triggered_campaign(w: World) -> None:
+    campaign = {
+        "id": PLAIN_TRIGGERED,
+        "type": "triggered",
+        "promoCode": "CASHBACK5",
+        "actionId": 22,
+        "actionName": "Cashback on deposits",
+        "seriesId": 901,
+        "trigger": "deposit",
+    }
+    await w.ok("POST", "/_sim/campaigns", json=campaign)
+
+
+class ValidationLog(httpx.AsyncHTTPTransport):
+    """A real HTTP transport that records each validateCustomers call: (promo code,
+    campaign id, status)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, int, int]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        path = request.url.path
+        if path.endswith("/validateCustomers"):
+            campaign = json.loads(request.content)["campaignData"]["campaignId"]
+            self.calls.append((path.split("/")[3], campaign, response.status_code))
+        return response
+
+    def of(self, code: str, campaign_id: int) -> list[int]:
+        return [status for c, cid, status in self.calls if (c, cid) == (code, campaign_id)]
+
+
+def test_campaigns_without_a_promotion_are_approved_without_validation_beside_others(
+    simulator: ThreadServer,
+) -> None:
+    """Both kinds at once: the client learns from validateCustomers' 404 that CASHBACK5 has
+    no Promotions promotion, approves those customers and events as they are, and keeps
+    validating the Promotions campaigns beside them."""
+    log = ValidationLog()
+
+    async def scenario() -> None:
+        async with world(
+            simulator.url,
+            transport=log,
+            blocked_countries=[],
+            validate_batch=100,  # 48215's 500 customers in five batches...
+            concurrency=1,  # ...one at a time, so the run learns from the first one
+        ) as w:
+            await plain_triggered_campaign(w)
+            await w.ok("POST", f"/_sim/campaigns/{PLAIN}/execute")
+            await w.ok("POST", f"/_sim/campaigns/{SPINS}/execute")
+            await w.ok("POST", f"/_sim/campaigns/{PLAIN_TRIGGERED}/events", json={"count": 20})
+            await w.ok("POST", f"/_sim/campaigns/{TRIGGERED}/events", json={"count": 10})
+            summaries = w.integrator.summaries
+
+            def done(plain_events: int) -> bool:
+                found = summaries()
+                return (
+                    PLAIN in found
+                    and SPINS in found
+                    and PLAIN_TRIGGERED in found
+                    and TRIGGERED in found
+                    and found[PLAIN_TRIGGERED].events_processed == plain_events
+                    and found[TRIGGERED].events_processed == 10
+                )
+
+            await eventually(lambda: done(20), timeout=90, what="every campaign's webhooks")
+            await w.integrator.wait_idle(90)
+            learned = len(log.of("CASHBACK5", PLAIN_TRIGGERED))
+            # a second wave of events: the code is known to have no promotion, no more calls
+            await w.ok("POST", f"/_sim/campaigns/{PLAIN_TRIGGERED}/events", json={"count": 10})
+            await eventually(lambda: done(30), timeout=60, what="the second wave")
+            await w.integrator.wait_idle(60)
+            assert len(log.of("CASHBACK5", PLAIN_TRIGGERED)) == learned
+
+            p, report = summaries()[PLAIN], await w.report(PLAIN)
+            assert report["violations"] == {}, report["violationExamples"]
+            assert report["fetched"] == p.targeted == 500
+            assert report["validated"] == p.validated == 0
+            assert p.scrubbed + p.approved == 500 and p.approved > 0
+            assert report["approved"] == p.approved == p.activated
+            assert p.rewards_by_tier[OWN_REWARD].count == p.approved
+            assert p.released == report["released"] == 0 and p.errors == {}
+            await w.ok("POST", f"/_sim/campaigns/{PLAIN}/clear")
+            assert (await w.report(PLAIN))["sent"] == p.approved
+
+            t, report = summaries()[PLAIN_TRIGGERED], await w.report(PLAIN_TRIGGERED)
+            assert report["violations"] == {}, report["violationExamples"]
+            assert report["approved"] == t.approved == 30 and t.validated == 0
+            assert report["validated"] == 0 and t.errors == {}
+
+            # the Promotions campaigns beside them are validated as ever
+            for campaign_id in (SPINS, TRIGGERED):
+                s, report = summaries()[campaign_id], await w.report(campaign_id)
+                assert report["violations"] == {}, report["violationExamples"]
+                assert report["validated"] == s.validated > 0
+                assert report["approved"] == s.approved > 0
+                assert OWN_REWARD not in s.rewards_by_tier
+
+    asyncio.run(scenario())
+    # The scheduled run learned from its first batch: one call, not five.
+    assert log.of("CASHBACK5", PLAIN) == [404]
+    assert set(log.of("CASHBACK5", PLAIN_TRIGGERED)) == {404}
+    assert set(log.of("SPINS25", SPINS)) == set(log.of("DEPOSIT10", TRIGGERED)) == {200}
+
+
+def test_a_code_a_promotion_takes_later_is_validated_again(simulator: ThreadServer) -> None:
+    """The triggered flow remembers a code without a promotion until an approval is
+    refused `not_validated`: a Promotions promotion owns the code now, so the next events
+    are validated again."""
+    wallet = MemoryWallet()
+
+    async def one_event(w: World, customer_id: str, n: int) -> None:
+        body = {"customers": [{"customerId": customer_id, "context": {"depositAmount": 5000}}]}
+        await w.ok("POST", f"/_sim/campaigns/{PLAIN_TRIGGERED}/events", json=body)
+        await eventually(
+            lambda: (
+                PLAIN_TRIGGERED in w.integrator.summaries()
+                and w.integrator.summaries()[PLAIN_TRIGGERED].events_processed == n
+            ),
+            what=f"event {n}",
+        )
+        await w.integrator.wait_idle(30)
+
+    async def scenario() -> None:
+        async with world(simulator.url, wallet) as w:
+            await plain_triggered_campaign(w)
+            await one_event(w, "C0000001", 1)
+            promotion = {
+                "id": "PR-CASHBACK",
+                "name": "Cashback, now in Promotions",
+                "promocodes": ["CASHBACK5"],
+                "rewardKind": "amount",
+                "currency": "EUR",
+                "budget": 100_000,
+                "audienceCap": 100,
+                "tiers": [
+                    {
+                        "id": "T-CASH",
+                        "name": "EUR 5",
+                        "when": [],
+                        "reward": {"type": "amount", "amount": 500, "currency": "EUR"},
+                    }
+                ],
+            }
+            await w.ok("POST", "/v1/promotions", json=promotion)
+            await w.ok("PATCH", "/v1/promotions/PR-CASHBACK/activate")
+            await one_event(w, "C0000002", 2)  # approved as is: refused, code forgotten
+            await one_event(w, "C0000003", 3)  # validated, then approved
+
+            t, report = w.integrator.summaries()[PLAIN_TRIGGERED], await w.report(PLAIN_TRIGGERED)
+            assert t.errors == {"approval_not_validated": 1}
+            assert (t.validated, t.approved) == (1, 2)
+            assert report["approved"] == 2 and report["validated"] == 1
+            assert report["violations"] == {"approved_without_validation": 1}
+            assert t.rewards_by_tier[OWN_REWARD].count == 2  # the first two events
+            assert t.rewards_by_tier["T-CASH"].count == 1
+            usage = await w.usage("PR-CASHBACK")
+            assert usage["budgetCommitted"] == credited(wallet) == 500
 
     asyncio.run(scenario())
