@@ -387,6 +387,8 @@ def _fmt(counts: dict[str, Any]) -> str:
 
 def _value(v: Any) -> str:
     if isinstance(v, TierTotal):
+        if not v.amount and not v.units:  # the platform's own reward: nothing from Promotions
+            return f"{v.count:,}"
         what = f"{v.amount / 100:,.2f}" if v.amount else f"{v.units:,} units"
         return f"{v.count:,} ({what})"
     return f"{v:,}" if isinstance(v, int) else str(v)
