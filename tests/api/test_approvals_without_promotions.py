@@ -197,6 +197,10 @@ def test_triggered_events_are_approved_without_validation_once(sim: Sim) -> None
     unknown = sim.approve_triggered_event(cid(8), event, campaign_id=PLAIN_TRIGGERED)
     envelope(unknown, 404, "unknown_event")
     assert sim.report(PLAIN_TRIGGERED)["approved"] == 1
+    later = emit_for(sim, PLAIN_TRIGGERED, cid(8))
+    assert sim.cancel(PLAIN_TRIGGERED).status_code == 200
+    cancelled = sim.approve_triggered_event(cid(8), later, campaign_id=PLAIN_TRIGGERED)
+    envelope(cancelled, 409, "campaign_cancelled")
 
 
 def test_a_promotions_campaign_still_needs_validation_for_triggered_events(sim: Sim) -> None:
