@@ -21,6 +21,9 @@ from simulator.api.express import ExpressLane
 from simulator.api.journal import Journal
 from simulator.api.middleware import SimMiddleware
 from simulator.faults import FaultRegistry, RateLimiter
+from simulator.metrics import route as metrics_route
+from simulator.metrics.collectors import build_registry
+from simulator.metrics.recorders import DeliveryStats, RequestStats
 from simulator.scenario import load_scenario_file
 from simulator.services import campaigns, tenants
 from simulator.services.runtime import RandomIds, Runtime, SeededIds
@@ -95,7 +98,10 @@ def create_app(
     faults = FaultRegistry(settings.fault_seed)
     if scenario.faults is not None and scenario.faults.rules:
         faults.set_rules(scenario.tenant.id, scenario.faults.rules, scenario.faults.seed)
-    dispatcher = Dispatcher(runtime, delivery_log, faults)
+    # The metrics' hot-path cells (None with SIM_METRICS=false: nothing is counted).
+    request_stats = RequestStats() if settings.metrics else None
+    delivery_stats = DeliveryStats() if settings.metrics else None
+    dispatcher = Dispatcher(runtime, delivery_log, faults, observer=delivery_stats)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -137,6 +143,12 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     routes = [route for module in routers for route in module.router.routes]
+    if request_stats is not None and delivery_stats is not None:
+        app.include_router(metrics_route.router)
+        routes += metrics_route.router.routes
+        app.state.metrics_registry = build_registry(
+            runtime, delivery_log, app.state.journal, request_stats, delivery_stats
+        )
     app.state.allow = errors.allowed_methods(routes)
     app.add_middleware(
         SimMiddleware,
@@ -148,6 +160,7 @@ def create_app(
             if settings.express
             else None
         ),
+        observe=request_stats.observe if request_stats is not None else None,
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -94,9 +94,9 @@ SURFACES: tuple[Surface, ...] = (
         "/_sim/",
         "optisim control API",
         "control",
-        "The simulator's own API (wire-contract §7), admin keys only (except `health`): "
-        "tenants, scenarios, reset, the clock, campaign execution, cancel and clearance, "
-        "triggered events, the audit report, the request journal, the outbox, webhook "
+        "The simulator's own API (wire-contract §7), admin keys only (except `health` and "
+        "`metrics`): tenants, scenarios, reset, the clock, campaign execution, cancel and "
+        "clearance, triggered events, the audit report, the request journal, the outbox, webhook "
         "deliveries and resends, and fault rules. Every error carries the error envelope."
         + ANY_CASE.format(keys="CustomerId` = `customerId", webhooks="")
         + " A scenario document (a `Scenario`, in any form) is the exception: its keys are "
@@ -390,6 +390,13 @@ SUCCESS: dict[str, tuple[str, JSON]] = {
     ),
     "delete_promotions": ("200", EMPTY_OK),
     "health": ("200", _json(_ref("Health"), "The simulator is up")),
+    "get_metrics": (
+        "200",
+        {
+            "description": "Prometheus text format 0.0.4 (simulator/metrics)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+    ),
     "create_tenant": ("201", _json(_ref("CreatedTenant"), "The new tenant and its keys")),
     "get_tenant": ("200", _json(_ref("Tenant"), "The caller's tenant")),
     "load_scenario": ("200", _json(_ref("Tenant"), "The tenant with the scenario loaded")),
@@ -664,7 +671,7 @@ def _refine(schemas: JSON) -> None:
 
 
 LOGINS = frozenset({"login", "login_by_get"})
-NO_AUTH = LOGINS | {"health"}
+NO_AUTH = LOGINS | {"health", "get_metrics"}  # metrics: open, like a Prometheus target
 STRING_STATUSES = ("400", "401", "403", "404", "405", "413")
 ERROR_TEXT = {
     "400": "Invalid input; the message names the field",
@@ -1082,6 +1089,16 @@ WEBHOOK_HEADERS: list[JSON] = [
         "Several space-separated signatures during a secret rotation (accept if any "
         "verifies). Absent when neither the tenant nor the CE v2 registration has a secret.",
         "schema": {"type": "string", "pattern": r"^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$"},
+    },
+    {
+        "name": "traceparent",
+        "in": "header",
+        "required": True,
+        "description": "W3C Trace Context (version 00, sampled): one trace per event, the same "
+        "trace id on every attempt and re-send of a `webhook-id`, a new parent (span) id per "
+        "attempt. Pass it on (same trace id, your own span id) with your calls about the "
+        "event: the simulator's journal records a request's valid `traceparent`.",
+        "schema": {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-01$"},
     },
 ]
 LISTENER_RESPONSES: JSON = {

@@ -45,6 +45,11 @@ class SimSettings(BaseSettings):
     express: bool = Field(
         True, description="serve the per-event operations by the express lane (else FastAPI)"
     )
+    metrics: bool = Field(
+        True,
+        description="serve GET /_sim/metrics (Prometheus text; open, without a key) and "
+        "count requests and webhook attempts for it",
+    )
 
     @model_validator(mode="after")
     def _workers_need_sqlite(self) -> SimSettings:

@@ -50,5 +50,9 @@ class Journal:
                 break
         return out
 
+    def fill(self) -> dict[str, int]:
+        """Entries held per tenant (each ring holds at most `size`)."""
+        return {tenant_id: len(ring) for tenant_id, ring in list(self._entries.items())}
+
     def clear(self, tenant_id: str) -> None:
         self._entries.pop(tenant_id, None)

@@ -3,7 +3,11 @@
 1. rewrites every spelling of a core function route to its canonical path, and answers an
    unknown core function with 405 "Method Not Allowed" (wire-contract §8);
 2. refuses bodies over the limit with 413 before reading them (wire-contract §8: 10 MB);
-3. writes each request to the journal once the tenant is known.
+3. writes each request to the journal once the tenant is known, with its W3C
+   `traceparent` when it carried a valid one (simulator.tracing);
+4. hands each request's route, status and duration to `observe` (the metrics' request
+   counters, simulator.metrics), the express lane's requests included: the lane runs
+   inside this middleware and sets the same `route` in the scope as FastAPI's router.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from simulator.api.core import CORE_FUNCTIONS
 from simulator.api.errors import RESERVED_ROOTS, error_response
 from simulator.api.journal import Journal
+from simulator.tracing import parse as parse_traceparent
+
+# (scope, status, seconds): called once per request after the response (or the error).
+Observe = Callable[[Scope, int, float], None]
 
 # A version segment of a core base URL: `/v3.0/`, `/v1.6/` (wire-contract §2, rev 2). Two
 # numbers always: `/v1/` is the Promotions API, not a core base.
@@ -51,6 +59,7 @@ class SimMiddleware:
         max_body: int,
         on_write: Callable[[], None] | None = None,
         express: Callable[[ASGIApp], ASGIApp] | None = None,
+        observe: Observe | None = None,
     ) -> None:
         # The express lane (simulator.api.express) sits in front of the routers, inside
         # this middleware: the hot operations are journalled, limited and cut like any other.
@@ -58,6 +67,7 @@ class SimMiddleware:
         self.journal = journal
         self.max_body = max_body
         self.on_write = on_write
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,22 +75,26 @@ class SimMiddleware:
             return
         path: str = scope["path"]
         canonical = canonical_core_path(path)
+        started = time.perf_counter()
         if canonical == "":
             # No such core function: no method is served at this path, so the 405's `Allow`
             # is empty (RFC 9110 §10.2.1 allows that; docs/decisions.md, "Allow on 405").
             await self._reply(
                 scope, send, 405, "method_not_allowed", "Method Not Allowed", {"Allow": ""}
             )
+            if self.observe is not None:
+                self.observe(scope, 405, time.perf_counter() - started)
             return
         if canonical is not None and canonical != path:
             scope = {**scope, "path": canonical, "raw_path": canonical.encode()}
-        length = _content_length(scope)
+        length, traceparent = _scan_headers(scope)
         if length is not None and length > self.max_body:
             message = f"request body over {self.max_body} bytes"
             await self._reply(scope, send, 413, "payload_too_large", message)
+            if self.observe is not None:
+                self.observe(scope, 413, time.perf_counter() - started)
             return
         status = 500
-        started = time.perf_counter()
         cut_done = False
         held: Message | None = None
 
@@ -115,6 +129,8 @@ class SimMiddleware:
             if scope["method"] != "GET" and path.startswith("/_sim/") and self.on_write:
                 self.on_write()  # execute / cancel / events write webhooks: wake the relay
         finally:
+            if self.observe is not None:
+                self.observe(scope, status, time.perf_counter() - started)
             tenant = scope.get("optisim.tenant")
             if tenant is not None and self.journal.enabled:
                 self.journal.record(
@@ -128,6 +144,7 @@ class SimMiddleware:
                         "ms": round((time.perf_counter() - started) * 1000, 3),
                         "error": scope.get("optisim.error"),
                         "fault": scope.get("optisim.fault"),
+                        "traceparent": traceparent,
                     },
                 )
 
@@ -164,12 +181,19 @@ async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def _content_length(scope: Scope) -> int | None:
+def _scan_headers(scope: Scope) -> tuple[int | None, str | None]:
+    """The declared body length and a valid W3C `traceparent` (None when absent or
+    invalid: Trace Context §3.2 has a receiver ignore a malformed header), in one pass."""
+    length: int | None = None
+    traceparent: str | None = None
     headers: Any = scope.get("headers", ())
     for name, value in headers:
         if name == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
+                length = None
+        elif name == b"traceparent":
+            text = value.decode("latin-1")
+            traceparent = text.strip() if parse_traceparent(text) is not None else None
+    return length, traceparent

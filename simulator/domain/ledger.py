@@ -17,7 +17,7 @@ caller's store transaction.
 
 from __future__ import annotations
 
-from simulator.domain.models import Allocation, AllocationStatus, Holding, Usage
+from simulator.domain.models import Allocation, AllocationStatus, Holding, Promotion, Usage
 from simulator.domain.state import LedgerState
 
 
@@ -61,6 +61,17 @@ class Tally:
             self.redemptions,
             self.redeemed_amount,
         )
+
+
+def budget_remaining(promotion: Promotion, usage: Usage) -> int:
+    """What can still be reserved: the budget less live (reserved and committed) value;
+    released value is free again."""
+    return promotion.budget - usage.budget_reserved - usage.budget_committed
+
+
+def audience_used(usage: Usage) -> int:
+    """Distinct customers holding a live allocation (the number `audienceCap` caps)."""
+    return usage.audience_reserved + usage.audience_committed
 
 
 class Tallies:

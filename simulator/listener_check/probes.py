@@ -41,6 +41,7 @@ from simulator.domain.campaigns import (
 )
 from simulator.domain.models import Campaign, CampaignStatus, TriggeredEvent
 from simulator.listener_check.model import CheckResult, Status
+from simulator.tracing import traceparent
 from simulator.webhooks import signing
 
 KINDS = ("scheduled", "cancelled", "channel", "triggered")
@@ -52,6 +53,7 @@ PROBE_CAMPAIGNS = {
 }
 PROBE_TENANT = 99_999  # an integer TenantID, like every webhook's (wire-contract §6)
 PROBE_CHANNEL = 990  # the ChannelID of the EventTypeID 13 probe
+PROBE_TRACE_TENANT = str(PROBE_TENANT)  # what the probes' trace ids are derived from
 STALE_S = 2 * signing.TOLERANCE_S  # well outside the receiver's 5-minute tolerance
 
 
@@ -181,7 +183,9 @@ class Prober:
         stamp = int(self.clock() - age_s)
         msg_id = msg_id or new_webhook_id()
         signed = body if signed_body is None else signed_body
-        headers = signing.headers([key] if key else [], msg_id, stamp, signed)
+        # Headers as the dispatcher sends them, a trace per probe included.
+        trace = traceparent(PROBE_TRACE_TENANT, msg_id, 1)
+        headers = signing.headers([key] if key else [], msg_id, stamp, signed, trace)
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None

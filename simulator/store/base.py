@@ -147,6 +147,11 @@ class DeliveryLog(Protocol):
         limit: int = 100,
     ) -> list[Delivery]: ...
 
+    def counts(self, tenant_id: str) -> dict[str, int]:
+        """How many of the tenant's deliveries are in each status (pending, delivered,
+        failed, skipped); a status with none is absent."""
+        ...
+
     def attempts(
         self,
         tenant_id: str,

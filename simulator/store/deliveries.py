@@ -102,6 +102,14 @@ class MemoryDeliveryLog:
                     break
         return out
 
+    def counts(self, tenant_id: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        with self._lock:
+            for key in self._order.get(tenant_id, ()):
+                status = self._deliveries[key].status
+                out[status] = out.get(status, 0) + 1
+        return out
+
     def attempts(
         self,
         tenant_id: str,
@@ -305,6 +313,10 @@ class SqliteDeliveryLog:
                 args.append(value)
         rows = self._db().execute(sql + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
         return [_row(r) for r in rows]
+
+    def counts(self, tenant_id: str) -> dict[str, int]:
+        sql = "SELECT status, count(*) FROM wh_delivery WHERE tenant_id=? GROUP BY status"
+        return {status: n for status, n in self._db().execute(sql, (tenant_id,)).fetchall()}
 
     def attempts(
         self,

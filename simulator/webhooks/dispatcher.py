@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import orjson
@@ -34,12 +34,21 @@ from simulator.faults import FaultRegistry
 from simulator.services.runtime import Runtime
 from simulator.services.tenants import listener_key
 from simulator.store.base import DeliveryLog
+from simulator.tracing import traceparent
 from simulator.webhooks import signing
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 LEASE_MARGIN_S = 5.0  # a claimed delivery is not claimed again for timeout + this
 TRICKLE_PAUSE_S = 0.005
+
+
+class DeliveryObserver(Protocol):
+    """What the dispatcher reports to the metrics (simulator.metrics.recorders)."""
+
+    def attempt(self, kind: str, outcome: str, ack_s: float | None) -> None: ...
+
+    def delivered(self, kind: str, lag_s: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +71,10 @@ class Dispatcher:
         poll_s: float = 0.05,
         batch: int = 1000,
         clock: Callable[[], float] = time.time,
+        observer: DeliveryObserver | None = None,
     ) -> None:
         self.rt = rt
+        self.observer = observer
         self.log = log
         self.faults = faults
         self.poll_s = poll_s
@@ -245,19 +256,33 @@ class Dispatcher:
         async with limit:
             if "drop" in fault_tags:
                 status, error, latency = None, "dropped by fault injection", 0.0
+                self._observe(d, "dropped", None, 0.0)
             else:
-                status, error, latency = await self._post(url, d, secrets, config.timeout_s)
+                post = await self._post(url, d, secrets, config.timeout_s, attempt)
+                status, error, latency = post
+                self._observe(d, _attempt_outcome(status, error), status, latency)
                 for _ in range(copies - 1):  # a duplicate delivery: same id, sent again
-                    dup = await self._post(url, d, secrets, config.timeout_s)
+                    dup = await self._post(url, d, secrets, config.timeout_s, attempt)
+                    self._observe(d, _attempt_outcome(dup[0], dup[1]), dup[0], dup[2])
                     self._results.append((d, self._attempt(d, attempt, url, dup, "duplicate")))
         record = self._attempt(d, attempt, url, (status, error, latency), fault)
-        self._results.append((_outcome(d, attempt, status, error, config, self.clock()), record))
+        outcome = _outcome(d, attempt, status, error, config, self.clock())
+        if self.observer is not None and outcome.status == "delivered":
+            self.observer.delivered(d.kind, self.clock() - d.created_at)
+        self._results.append((outcome, record))
+
+    def _observe(self, d: Delivery, outcome: str, status: int | None, latency_ms: float) -> None:
+        if self.observer is not None:
+            ack = latency_ms / 1000 if status is not None else None
+            self.observer.attempt(d.kind, outcome, ack)
 
     async def _post(
-        self, url: str, d: Delivery, secrets: list[str], timeout: float
+        self, url: str, d: Delivery, secrets: list[str], timeout: float, attempt: int
     ) -> tuple[int | None, str | None, float]:
         assert self._session is not None
-        headers = signing.headers(secrets, d.event_id, int(self.clock()), d.body)
+        # W3C trace context: one trace per event, one span per attempt (simulator.tracing).
+        trace = traceparent(d.tenant_id, d.event_id, attempt)
+        headers = signing.headers(secrets, d.event_id, int(self.clock()), d.body, trace)
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
@@ -293,6 +318,13 @@ class Dispatcher:
             error,
             fault,
         )
+
+
+def _attempt_outcome(status: int | None, error: str | None) -> str:
+    """delivered (2xx), refused (any other status), timeout, or error (no answer)."""
+    if status is not None:
+        return "delivered" if 200 <= status < 300 else "refused"
+    return "timeout" if error is not None and error.startswith("timeout") else "error"
 
 
 @lru_cache(maxsize=64)

@@ -33,8 +33,16 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return signature
 
 
-def headers(secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The three Standard Webhooks headers; unsigned (no signature header) without secrets."""
+def headers(
+    secrets: Sequence[str],
+    msg_id: str,
+    timestamp: int,
+    body: bytes,
+    traceparent: str | None = None,
+) -> dict[str, str]:
+    """The three Standard Webhooks headers; unsigned (no signature header) without secrets;
+    and the W3C `traceparent` when given (simulator.tracing: the dispatcher always gives
+    one)."""
     out = {
         "content-type": "application/json",
         "webhook-id": msg_id,
@@ -42,6 +50,8 @@ def headers(secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) ->
     }
     if secrets:
         out["webhook-signature"] = " ".join(sign(s, msg_id, timestamp, body) for s in secrets)
+    if traceparent is not None:
+        out["traceparent"] = traceparent
     return out
 
 

@@ -15,6 +15,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from simulator import tracing
 from simulator.contracts import REGENERATE, SURFACES, export_contracts, operations
 from simulator.webhooks import signing
 from tests.contracts.support import AUTH, CONTRACTS, fresh_app, load
@@ -198,7 +199,8 @@ def test_listener_schemas_match_the_webhooks_the_simulator_writes() -> None:
 @pytest.mark.parametrize("secrets", [[], ["whsec_b3B0aXNpbS1kZW1vLXNlY3JldC0wMDAx"]])
 def test_listener_headers_match_the_signing_code(secrets: list[str]) -> None:
     listener = load("listener")
-    sent = signing.headers(secrets, "msg_0001", 1_800_000_000, b'{"EventTypeID":4}')
+    trace = tracing.traceparent("demo", "msg_0001", 1)  # as the dispatcher sends it
+    sent = signing.headers(secrets, "msg_0001", 1_800_000_000, b'{"EventTypeID":4}', trace)
     # OpenAPI describes Content-Type by the request body's media type, not as a parameter.
     media_type = sent.pop("content-type")
     for hook in listener["webhooks"].values():

@@ -1,0 +1,1 @@
+"""`GET /_sim/metrics`: the simulator's Prometheus metrics (see `collectors`)."""
