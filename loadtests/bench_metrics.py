@@ -115,23 +115,29 @@ async def main(requests: int, rounds: int) -> None:
     for name, (express, method, path, body) in cases.items():
         query = b"dryRun=true" if body else b""
         template = scope(method, path, query, body)
-        apps = {metrics: make(metrics, express) for metrics in (True, False)}
+        # A third app, metrics off too ("control"): its distance from "off" is the noise
+        # floor (an A/A comparison).
+        apps = {m: make(m == "on", express) for m in ("on", "off", "control")}
         for app in apps.values():  # warm up: build the middleware stack, fill caches
             execute = scope("POST", "/_sim/campaigns/48213/execute", b"", b"")
             await per_request(app, execute, b"", 1)  # validations need an executed campaign
             await per_request(app, template, body, 200)
         gc.collect()
         gc.freeze()  # as the server does (simulator.app.tune_gc): the worlds are long-lived
-        figures: dict[bool, list[float]] = {True: [], False: []}
+        figures: dict[str, list[float]] = {m: [] for m in apps}
+        order = list(apps)
         for i in range(rounds):
-            for metrics in (False, True) if i % 2 else (True, False):  # ABBA: no order bias
-                figures[metrics].append(await per_request(apps[metrics], template, body, requests))
-        off, on = statistics.median(figures[False]), statistics.median(figures[True])
-        best_off, best_on = min(figures[False]), min(figures[True])
-        print(
-            f"{name}: median off {off:.1f} µs, on {on:.1f} µs ({on - off:+.1f}); "
-            f"best round off {best_off:.1f} µs, on {best_on:.1f} µs ({best_on - best_off:+.1f})"
-        )
+            for which in order if i % 2 else order[::-1]:  # ABBA: no order bias
+                figures[which].append(await per_request(apps[which], template, body, requests))
+        median = {k: statistics.median(v) for k, v in figures.items()}
+        best = {k: min(v) for k, v in figures.items()}
+        print(f"{name}:")
+        for label, got in (("median", median), ("best round", best)):
+            print(
+                f"  {label}: off {got['off']:.1f} µs, on {got['on']:.1f} µs "
+                f"({got['on'] - got['off']:+.1f}); A/A control (off too) "
+                f"{got['control']:.1f} µs ({got['control'] - got['off']:+.1f})"
+            )
     ours, library = recorder_costs(200_000)
     print(
         f"recorder call alone: {ours:.3f} µs; prometheus-client Counter.inc + "

@@ -92,7 +92,9 @@ def test_the_profile_holds_prometheus_the_locust_exporter_and_grafana() -> None:
     assert set(OBSERVERS) == {"prometheus", "locust-exporter", "grafana"}
     for name, service in OBSERVERS.items():
         assert service["profiles"] == [PROFILE], name
-        assert ("build" not in service and ":" in service["image"]) or name == "locust-exporter"
+        assert "build" not in service and service["image"], name  # published images
+    assert OBSERVERS["prometheus"]["image"].startswith("prom/prometheus:v")  # pinned
+    assert OBSERVERS["grafana"]["image"].startswith("grafana/grafana:")
     assert OBSERVERS["prometheus"]["ports"] == ["9090:9090"]
     assert OBSERVERS["grafana"]["ports"] == ["3000:3000"]
     assert OBSERVERS["prometheus"]["depends_on"]["simulator"]["condition"] == "service_healthy"

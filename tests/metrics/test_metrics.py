@@ -88,7 +88,7 @@ def test_the_express_lane_and_fastapi_count_identically(
     slow = make_sim(settings=SimSettings(express=False))
     fastapi_calls.clear()
     traffic(fast)
-    assert VALIDATE not in fastapi_calls[:1] and fastapi_calls.count(VALIDATE) == 1  # the 400
+    assert fastapi_calls.count(VALIDATE) == 1  # only the bad body: the lane served the rest
     assert APPROVAL not in fastapi_calls
     fastapi_calls.clear()
     traffic(slow)
