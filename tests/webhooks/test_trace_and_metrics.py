@@ -13,7 +13,17 @@ import orjson
 from simulator import tracing
 from tests.helpers import TRIGGERED, Sim
 from tests.metrics.support import pick, scrape, value
-from tests.webhooks.support import Listener, configure, emit, ok, register_ce, wait_settled
+from tests.webhooks.support import (
+    ClosedPort,
+    Listener,
+    configure,
+    emit,
+    ok,
+    register,
+    register_ce,
+    set_faults,
+    wait_settled,
+)
 
 VALIDATE = "/v1/promocodes/DEPOSIT10/validateCustomers"
 APPROVAL = "/conditional-execution/v2/triggered/approval"
@@ -119,3 +129,37 @@ def test_one_event_is_followed_from_the_request_through_its_webhook_to_the_journ
     assert followed == [(VALIDATE, 200), (APPROVAL, 200)]
     [clock] = [e for e in entries if e["path"] == "/_sim/clock"]
     assert clock["traceparent"] is None  # an invalid header is ignored, as W3C prescribes
+
+
+def test_dropped_unreachable_and_duplicated_attempts_have_their_outcomes(
+    listener: Listener, closed_port: ClosedPort, sim: Sim
+) -> None:
+    configure(sim, retry_delays=(10,))  # one retry: two attempts, then failed
+    register(sim, closed_port.url(), [5])  # the scheduled webhook cannot connect
+    register_ce(sim, listener.url("/ce"))
+    set_faults(
+        sim,
+        [
+            {"target": "webhook", "operation": "triggered", "action": "drop", "nth": 1},
+            {"target": "webhook", "operation": "triggered", "action": "duplicate", "nth": 2},
+        ],
+    )
+    ok(sim.execute())
+    emit(sim, 1)
+    found = wait_settled(sim, 2)
+    assert sorted(d["status"] for d in found) == ["delivered", "failed"]
+    samples = scrape(sim)
+    attempts = {
+        (dict(labels)["kind"], dict(labels)["outcome"]): n
+        for labels, n in pick(samples, "optisim_webhook_attempts_total").items()
+    }
+    # triggered: attempt 1 dropped; attempt 2 delivered, and its duplicate copy too
+    assert attempts == {
+        ("scheduled", "error"): 2,
+        ("triggered", "dropped"): 1,
+        ("triggered", "delivered"): 2,
+    }
+    assert value(samples, "optisim_webhook_ack_seconds_count", kind="triggered") == 2
+    assert value(samples, "optisim_webhook_ack_seconds_count", kind="scheduled") == 0
+    assert value(samples, "optisim_webhook_delivery_lag_seconds_count", kind="triggered") == 1
+    assert value(samples, "optisim_webhook_deliveries", tenant="demo", status="failed") == 1
