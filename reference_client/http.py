@@ -31,6 +31,7 @@ import httpx
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from reference_client import tracing
 from reference_client.models import (
     CampaignCustomerRow,
     RedemptionReport,
@@ -203,6 +204,9 @@ class _JsonApi:
         with `parse` (None when empty)."""
         content = None if body is None else orjson.dumps(body)
         headers = {"Content-Type": "application/json"} if content is not None else None
+        trace = tracing.outgoing()  # the webhook's trace, when this call is about one
+        if trace is not None:
+            headers = {**(headers or {}), "traceparent": trace}
         attempt = 0
         while True:
             last: ApiError | None = None

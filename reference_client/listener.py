@@ -36,6 +36,7 @@ import orjson
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from reference_client import tracing
 from reference_client.config import ClientConfig
 from reference_client.models import CancelledEvent, ChannelEvent, ScheduledEvent, TriggeredEvent
 
@@ -197,7 +198,11 @@ class ListenerApp:
             LOG.info("duplicate webhook %s skipped", webhook_id, extra={"webhook_id": webhook_id})
             return Reply(200, {"status": "duplicate"})
         dispatch = self.integrator.dispatch_webhook
-        return Reply(202, {"status": "accepted"}, lambda: dispatch(webhook_id, event))
+        # The webhook's trace goes on with the calls its work makes (reference_client.tracing).
+        trace = tracing.received(headers.get("traceparent"))
+        return Reply(
+            202, {"status": "accepted"}, lambda: tracing.within(trace, dispatch, webhook_id, event)
+        )
 
 
 def create_listener_app(integrator: WebhookReceiver) -> ListenerApp:

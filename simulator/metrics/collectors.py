@@ -59,7 +59,7 @@ class TrafficCollector(Collector):
             "status), timeout, error (no answer), dropped (an injected fault)",
             labels=["kind", "outcome"],
         )
-        for (kind, outcome), n in sorted(self.deliveries.attempts.items()):
+        for (kind, outcome), n in sorted(list(self.deliveries.attempts.items())):
             attempts.add_metric([kind, outcome], n)
         yield attempts
         for name, doc, histograms in (

@@ -88,9 +88,9 @@ class RequestStats:
         cells = self.histograms.cells
         cell = cells.get(key)
         if cell is None:
-            cell = cells[key] = [0] * (len(REQUEST_BUCKETS) + 2)
-            if route is not None:
+            if route is not None:  # first: a scrape (in a thread on SQLite) reads cells
                 self.routes[id(route)] = route
+            cell = cells[key] = [0] * (len(REQUEST_BUCKETS) + 2)
         cell[bisect_left(REQUEST_BUCKETS, seconds)] += 1
         cell[-1] += seconds
 
