@@ -26,7 +26,7 @@ from simulator.services import campaigns, tenants
 from simulator.services.runtime import RandomIds, Runtime, SeededIds
 from simulator.settings import SimSettings
 from simulator.specs import Scenario
-from simulator.store.base import DeliveryLog, Store
+from simulator.store.base import DeliveryLog, Retention, Store
 from simulator.store.deliveries import MemoryDeliveryLog, SqliteDeliveryLog
 from simulator.store.memory import MemoryStore
 from simulator.webhooks.dispatcher import Dispatcher
@@ -95,7 +95,17 @@ def create_app(
     faults = FaultRegistry(settings.fault_seed)
     if scenario.faults is not None and scenario.faults.rules:
         faults.set_rules(scenario.tenant.id, scenario.faults.rules, scenario.faults.seed)
-    dispatcher = Dispatcher(runtime, delivery_log, faults)
+    dispatcher = Dispatcher(
+        runtime,
+        delivery_log,
+        faults,
+        retention=Retention(
+            settings.delivery_retention,
+            settings.attempt_retention,
+            settings.delivery_retention_seconds,
+        ),
+        in_flight=settings.webhook_in_flight,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -123,7 +133,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.settings = settings
-    app.state.journal = Journal(settings.journal_size, settings.journal)
+    app.state.journal = Journal(settings.journal_size, settings.journal, settings.journal_budget)
     app.state.delivery_log = delivery_log
     app.state.dispatcher = dispatcher
     app.state.faults = faults

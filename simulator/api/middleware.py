@@ -116,7 +116,7 @@ class SimMiddleware:
                 self.on_write()  # execute / cancel / events write webhooks: wake the relay
         finally:
             tenant = scope.get("optisim.tenant")
-            if tenant is not None and self.journal.enabled:
+            if tenant is not None and self.journal.enabled_for(tenant):
                 self.journal.record(
                     tenant,
                     {
