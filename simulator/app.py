@@ -24,6 +24,7 @@ from simulator.faults import FaultRegistry, RateLimiter
 from simulator.scenario import load_scenario_file
 from simulator.services import campaigns, tenants
 from simulator.services.runtime import RandomIds, Runtime, SeededIds
+from simulator.services.sweep import DutySweep
 from simulator.settings import SimSettings
 from simulator.specs import Scenario
 from simulator.store.base import DeliveryLog, Retention, Store
@@ -106,12 +107,19 @@ def create_app(
         ),
         in_flight=settings.webhook_in_flight,
     )
+    duties = DutySweep(runtime.store.tenant_ids)
+
+    def written(tenant_id: str | None) -> None:
+        dispatcher.wake()  # execute / cancel / events write webhooks: wake the relay
+        duties.touch(tenant_id)  # campaigns or the clock may have new duties
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.gc_freeze:
             tune_gc()
-        tasks = [asyncio.create_task(_sweep(runtime, settings.sweep_seconds, settings.gc_freeze))]
+        tasks = [
+            asyncio.create_task(_sweep(runtime, duties, settings.sweep_seconds, settings.gc_freeze))
+        ]
         if settings.webhooks:
             tasks.append(asyncio.create_task(dispatcher.run()))
         try:
@@ -136,6 +144,7 @@ def create_app(
     app.state.journal = Journal(settings.journal_size, settings.journal, settings.journal_budget)
     app.state.delivery_log = delivery_log
     app.state.dispatcher = dispatcher
+    app.state.duties = duties
     app.state.faults = faults
     app.state.rate_limiter = RateLimiter(
         settings.rate_limit_requests, settings.rate_limit_window_seconds, settings.rate_limit
@@ -152,7 +161,7 @@ def create_app(
         SimMiddleware,
         journal=app.state.journal,
         max_body=settings.max_body_bytes,
-        on_write=dispatcher.wake,
+        on_write=written,
         express=(
             partial(ExpressLane.build, routes, EXPRESS, app.exception_handlers)
             if settings.express
@@ -173,19 +182,21 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 20, 100)
 
 
-async def _sweep(runtime: Runtime, every: float, freeze: bool) -> None:
+async def _sweep(runtime: Runtime, duties: DutySweep, every: float, freeze: bool) -> None:
     """Run due executions and clearances on realtime clocks, so a campaign clears at its
-    deadline even when nobody calls (a manual clock moves only by /_sim/clock)."""
+    deadline even when nobody calls (a manual clock moves only by /_sim/clock). Only the
+    tenants `duties` names are visited: idle tenants cost nothing."""
     while True:
         await asyncio.sleep(every)
         if freeze:
             gc.freeze()  # what survived a second is long-lived: stop rescanning it
-        for tenant_id in runtime.store.tenant_ids():
+        for tenant_id in duties.due(runtime.wall()):
             try:
                 if runtime.store.blocking:
-                    await asyncio.to_thread(campaigns.run_due, runtime, tenant_id)
+                    next_at = await asyncio.to_thread(campaigns.sweep_due, runtime, tenant_id)
                 else:
-                    campaigns.run_due(runtime, tenant_id)
+                    next_at = campaigns.sweep_due(runtime, tenant_id)
+                duties.visited(tenant_id, next_at)
             except Exception:  # keep sweeping: one broken tenant must not stop the clock
                 LOG.exception("sweep failed for tenant %s", tenant_id)
 

@@ -128,6 +128,7 @@ async def create_tenant(
     scenario = body.scenario or (builtin_scenario(body.builtin) if body.builtin else Scenario())
     tenant, keys = await call(rt, tenants.create_tenant, scenario, name=body.name)
     _arm_faults(request, tenant.id, scenario)
+    request.app.state.duties.touch(tenant.id)  # its scenario's campaigns may have duties
     return encode.json_response(
         {
             "tenantId": tenant.id,

@@ -49,7 +49,7 @@ class SimMiddleware:
         app: ASGIApp,
         journal: Journal,
         max_body: int,
-        on_write: Callable[[], None] | None = None,
+        on_write: Callable[[str | None], None] | None = None,
         express: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
         # The express lane (simulator.api.express) sits in front of the routers, inside
@@ -113,7 +113,9 @@ class SimMiddleware:
         try:
             await self.app(scope, self._limited(receive), send_wrapper)
             if scope["method"] != "GET" and path.startswith("/_sim/") and self.on_write:
-                self.on_write()  # execute / cancel / events write webhooks: wake the relay
+                # execute / cancel / events write webhooks and duties: wake the relay and
+                # the clock sweep for this tenant
+                self.on_write(scope.get("optisim.tenant"))
         finally:
             tenant = scope.get("optisim.tenant")
             if tenant is not None and self.journal.enabled_for(tenant):
