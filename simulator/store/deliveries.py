@@ -242,6 +242,21 @@ class MemoryDeliveryLog:
                 pruned[group] = pruned.get(group, PrunedCount()).plus(d)
                 excess -= 1
                 removed += 1
+            # Claims leave stale heap entries behind (the lease's); a heap mostly stale
+            # is rebuilt, so memory follows the pending work, not the history.
+            for kind, heap in self._lanes.get(tenant_id, {}).items():
+                if len(heap) > 64:
+                    live = [
+                        e
+                        for e in heap
+                        if (live_d := self._deliveries.get((tenant_id, e[2]))) is not None
+                        and live_d.status == "pending"
+                        and live_d.next_at == e[0]
+                        and live_d.kind == kind
+                    ]
+                    if len(live) * 2 < len(heap):
+                        heapq.heapify(live)
+                        heap[:] = live
             attempts = self._attempts.get(tenant_id)
             if attempts:
                 while attempts and (

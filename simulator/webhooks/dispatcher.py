@@ -238,7 +238,11 @@ class Dispatcher:
         for tenant_id in list(self._dirty):
             if tenant_id in self._held:
                 continue  # stays dirty until released
-            found = self._ingest(tenant_id)
+            try:
+                found = self._ingest(tenant_id)
+            except Exception:  # one tenant's broken event must not stop the others' relay
+                LOG.exception("webhook relay could not ingest tenant %s's outbox", tenant_id)
+                found = 0  # tried again when its outbox next grows
             if found < self.batch:
                 self._dirty.discard(tenant_id)
             total += found
