@@ -141,7 +141,9 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.settings = settings
-    app.state.journal = Journal(settings.journal_size, settings.journal, settings.journal_budget)
+    app.state.journal = Journal(
+        settings.journal_size, settings.journal, max(settings.journal_budget, settings.journal_size)
+    )
     app.state.delivery_log = delivery_log
     app.state.dispatcher = dispatcher
     app.state.duties = duties
