@@ -7,13 +7,17 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
 
 from simulator.settings import SimSettings
 from simulator.store.deliveries import MemoryDeliveryLog
-from simulator.store.sqlite import SqliteStore
+from simulator.store.memory import MemoryStore, MemoryTx
+from simulator.store.sqlite import SqliteStore, SqliteTx
 from tests.helpers import Sim
 from tests.webhooks.support import HOST, Listener, configure, emit, ok, register_ce, wait_until
 
@@ -125,3 +129,43 @@ def test_the_store_names_the_tenants_whose_outbox_grew(
     assert newer != mark and changed == [tenant_id]
     assert store.outbox_since(newer) == (newer, [])
     assert isinstance(store, SqliteStore) == (store_kind == "sqlite")
+
+
+class CountingMemoryStore(MemoryStore):
+    """The memory store, counting the transactions opened per tenant."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened: Counter[str] = Counter()
+
+    def transaction(self, tenant_id: str) -> AbstractContextManager[MemoryTx]:
+        self.opened[tenant_id] += 1
+        return super().transaction(tenant_id)
+
+
+class CountingSqliteStore(SqliteStore):
+    """The SQLite store, counting the transactions opened per tenant."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.opened: Counter[str] = Counter()
+
+    def transaction(self, tenant_id: str) -> AbstractContextManager[SqliteTx]:
+        self.opened[tenant_id] += 1
+        return super().transaction(tenant_id)
+
+
+def test_idle_tenants_cost_the_relay_and_the_sweep_nothing(
+    make_sim: Callable[..., Sim], store_kind: str, tmp_path: Path
+) -> None:
+    store: CountingMemoryStore | CountingSqliteStore = (
+        CountingMemoryStore() if store_kind == "memory" else CountingSqliteStore(tmp_path / "c.db")
+    )
+    sim = make_sim(store=store, settings=SimSettings(sweep_seconds=0.02))
+    idle = [
+        ok(sim.post("/_sim/tenants", {"name": f"idle-{i}"}), 201)["tenantId"] for i in range(30)
+    ]
+    time.sleep(0.3)  # the sweep visits each new tenant once, then leaves it alone
+    before = {t: store.opened[t] for t in idle}
+    time.sleep(0.5)  # ten relay polls, 25 sweep ticks
+    assert {t: store.opened[t] for t in idle} == before
