@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -138,9 +138,11 @@ class CountingMemoryStore(MemoryStore):
         super().__init__()
         self.opened: Counter[str] = Counter()
 
-    def transaction(self, tenant_id: str) -> AbstractContextManager[MemoryTx]:
+    @contextmanager
+    def transaction(self, tenant_id: str) -> Iterator[MemoryTx]:
         self.opened[tenant_id] += 1
-        return super().transaction(tenant_id)
+        with super().transaction(tenant_id) as tx:
+            yield tx
 
 
 class CountingSqliteStore(SqliteStore):
@@ -150,9 +152,11 @@ class CountingSqliteStore(SqliteStore):
         super().__init__(path)
         self.opened: Counter[str] = Counter()
 
-    def transaction(self, tenant_id: str) -> AbstractContextManager[SqliteTx]:
+    @contextmanager
+    def transaction(self, tenant_id: str) -> Iterator[SqliteTx]:
         self.opened[tenant_id] += 1
-        return super().transaction(tenant_id)
+        with super().transaction(tenant_id) as tx:
+            yield tx
 
 
 def test_idle_tenants_cost_the_relay_and_the_sweep_nothing(
