@@ -27,9 +27,10 @@ from simulator.metrics.recorders import DeliveryStats, RequestStats
 from simulator.scenario import load_scenario_file
 from simulator.services import campaigns, tenants
 from simulator.services.runtime import RandomIds, Runtime, SeededIds
+from simulator.services.sweep import DutySweep
 from simulator.settings import SimSettings
 from simulator.specs import Scenario
-from simulator.store.base import DeliveryLog, Store
+from simulator.store.base import DeliveryLog, Retention, Store
 from simulator.store.deliveries import MemoryDeliveryLog, SqliteDeliveryLog
 from simulator.store.memory import MemoryStore
 from simulator.webhooks.dispatcher import Dispatcher
@@ -101,13 +102,31 @@ def create_app(
     # The metrics' hot-path cells (None with SIM_METRICS=false: nothing is counted).
     request_stats = RequestStats() if settings.metrics else None
     delivery_stats = DeliveryStats() if settings.metrics else None
-    dispatcher = Dispatcher(runtime, delivery_log, faults, observer=delivery_stats)
+    dispatcher = Dispatcher(
+        runtime,
+        delivery_log,
+        faults,
+        observer=delivery_stats,
+        retention=Retention(
+            settings.delivery_retention,
+            settings.attempt_retention,
+            settings.delivery_retention_seconds,
+        ),
+        in_flight=settings.webhook_in_flight,
+    )
+    duties = DutySweep(runtime.store.tenant_ids)
+
+    def written(tenant_id: str | None) -> None:
+        dispatcher.wake()  # execute / cancel / events write webhooks: wake the relay
+        duties.touch(tenant_id)  # campaigns or the clock may have new duties
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.gc_freeze:
             tune_gc()
-        tasks = [asyncio.create_task(_sweep(runtime, settings.sweep_seconds, settings.gc_freeze))]
+        tasks = [
+            asyncio.create_task(_sweep(runtime, duties, settings.sweep_seconds, settings.gc_freeze))
+        ]
         if settings.webhooks:
             tasks.append(asyncio.create_task(dispatcher.run()))
         try:
@@ -129,9 +148,12 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.settings = settings
-    app.state.journal = Journal(settings.journal_size, settings.journal)
+    app.state.journal = Journal(
+        settings.journal_size, settings.journal, max(settings.journal_budget, settings.journal_size)
+    )
     app.state.delivery_log = delivery_log
     app.state.dispatcher = dispatcher
+    app.state.duties = duties
     app.state.faults = faults
     app.state.rate_limiter = RateLimiter(
         settings.rate_limit_requests, settings.rate_limit_window_seconds, settings.rate_limit
@@ -154,7 +176,7 @@ def create_app(
         SimMiddleware,
         journal=app.state.journal,
         max_body=settings.max_body_bytes,
-        on_write=dispatcher.wake,
+        on_write=written,
         express=(
             partial(ExpressLane.build, routes, EXPRESS, app.exception_handlers)
             if settings.express
@@ -176,19 +198,21 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 20, 100)
 
 
-async def _sweep(runtime: Runtime, every: float, freeze: bool) -> None:
+async def _sweep(runtime: Runtime, duties: DutySweep, every: float, freeze: bool) -> None:
     """Run due executions and clearances on realtime clocks, so a campaign clears at its
-    deadline even when nobody calls (a manual clock moves only by /_sim/clock)."""
+    deadline even when nobody calls (a manual clock moves only by /_sim/clock). Only the
+    tenants `duties` names are visited: idle tenants cost nothing."""
     while True:
         await asyncio.sleep(every)
         if freeze:
             gc.freeze()  # what survived a second is long-lived: stop rescanning it
-        for tenant_id in runtime.store.tenant_ids():
+        for tenant_id in duties.due(runtime.wall()):
             try:
                 if runtime.store.blocking:
-                    await asyncio.to_thread(campaigns.run_due, runtime, tenant_id)
+                    next_at = await asyncio.to_thread(campaigns.sweep_due, runtime, tenant_id)
                 else:
-                    campaigns.run_due(runtime, tenant_id)
+                    next_at = campaigns.sweep_due(runtime, tenant_id)
+                duties.visited(tenant_id, next_at)
             except Exception:  # keep sweeping: one broken tenant must not stop the clock
                 LOG.exception("sweep failed for tenant %s", tenant_id)
 

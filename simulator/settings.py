@@ -50,6 +50,24 @@ class SimSettings(BaseSettings):
         description="serve GET /_sim/metrics (Prometheus text; open, without a key) and "
         "count requests and webhook attempts for it",
     )
+    journal_budget: int = Field(
+        200_000,
+        ge=0,
+        description="journal entries kept by the process across all tenants; when full, "
+        "entries go from tenants holding more than an equal share",
+    )
+    delivery_retention: int = Field(
+        20_000, ge=0, description="finished webhook deliveries kept per tenant (0: all)"
+    )
+    attempt_retention: int = Field(
+        50_000, ge=0, description="webhook attempts kept per tenant (0: all)"
+    )
+    delivery_retention_seconds: float = Field(
+        86_400.0, ge=0, description="finished deliveries and attempts older than this go (0: never)"
+    )
+    webhook_in_flight: int = Field(
+        4_000, ge=1, description="webhook deliveries in flight at once in the process"
+    )
 
     @model_validator(mode="after")
     def _workers_need_sqlite(self) -> SimSettings:

@@ -128,6 +128,7 @@ async def create_tenant(
     scenario = body.scenario or (builtin_scenario(body.builtin) if body.builtin else Scenario())
     tenant, keys = await call(rt, tenants.create_tenant, scenario, name=body.name)
     _arm_faults(request, tenant.id, scenario)
+    request.app.state.duties.touch(tenant.id)  # its scenario's campaigns may have duties
     return encode.json_response(
         {
             "tenantId": tenant.id,
@@ -353,13 +354,16 @@ async def get_journal(
     """Recent requests of this tenant (oldest first), from a capped ring buffer."""
     journal = request.app.state.journal
     entries = journal.entries(caller.tenant_id, after=after, limit=limit, path=path, status=status)
-    return encode.json_response({"enabled": journal.enabled, "entries": entries})
+    return encode.json_response(
+        {"enabled": journal.enabled_for(caller.tenant_id), "entries": entries}
+    )
 
 
 @router.put("/journal", operation_id="set_journal", responses=ERRORS)
 async def set_journal(caller: AdminDep, request: Request, body: JournalRequest) -> Response:
-    """Switch the journal on or off for this server process (off for load runs)."""
-    request.app.state.journal.enabled = body.enabled
+    """Switch this tenant's journal on or off (off for load runs); other tenants keep
+    theirs. `SIM_JOURNAL` is the default of tenants that never switched."""
+    request.app.state.journal.switch(caller.tenant_id, body.enabled)
     return encode.json_response({"enabled": body.enabled})
 
 

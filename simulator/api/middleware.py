@@ -57,7 +57,7 @@ class SimMiddleware:
         app: ASGIApp,
         journal: Journal,
         max_body: int,
-        on_write: Callable[[], None] | None = None,
+        on_write: Callable[[str | None], None] | None = None,
         express: Callable[[ASGIApp], ASGIApp] | None = None,
         observe: Observe | None = None,
     ) -> None:
@@ -127,12 +127,14 @@ class SimMiddleware:
         try:
             await self.app(scope, self._limited(receive), send_wrapper)
             if scope["method"] != "GET" and path.startswith("/_sim/") and self.on_write:
-                self.on_write()  # execute / cancel / events write webhooks: wake the relay
+                # execute / cancel / events write webhooks and duties: wake the relay and
+                # the clock sweep for this tenant
+                self.on_write(scope.get("optisim.tenant"))
         finally:
             if self.observe is not None:
                 self.observe(scope, status, time.perf_counter() - started)
             tenant = scope.get("optisim.tenant")
-            if tenant is not None and self.journal.enabled:
+            if tenant is not None and self.journal.enabled_for(tenant):
                 self.journal.record(
                     tenant,
                     {

@@ -210,6 +210,16 @@ def triggered_body(campaign: Campaign, event: TriggeredEvent) -> dict[str, Any]:
     }
 
 
+def next_duty_at(campaign: Campaign) -> datetime | None:
+    """When the clock next owes a campaign something: its execution, or (executed) its
+    clearance deadline; None when it owes nothing more."""
+    if campaign.status is CampaignStatus.SCHEDULED and campaign.execute_at is not None:
+        return campaign.execute_at
+    if campaign.status is CampaignStatus.EXECUTED:
+        return campaign.clearance_required_by
+    return None
+
+
 def due(campaign: Campaign, now: datetime) -> str | None:
     """What the clock owes a campaign now: 'execute', 'clear', or nothing."""
     if campaign.status is CampaignStatus.SCHEDULED and campaign.execute_at is not None:

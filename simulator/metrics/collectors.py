@@ -137,7 +137,9 @@ class StateCollector(Collector):
                     gauges[name].add_metric([tenant_id, promotion.id], value)
             for (stage, reason), n in sorted(snap.refusals.items()):
                 refusals.add_metric([tenant_id, stage, reason], n)
-            counts = self.log.counts(tenant_id)
+            # The summary, not the kept rows: retention drops finished deliveries but
+            # counts them, so the gauge does not fall when the dispatcher prunes.
+            counts = self.log.summary(tenant_id).by_status
             pending.add_metric([tenant_id], counts.get("pending", 0) + snap.unrelayed)
             for status in DELIVERY_STATUSES:
                 deliveries.add_metric([tenant_id, status], counts.get(status, 0))
@@ -154,9 +156,13 @@ class StateCollector(Collector):
         yield GaugeMetricFamily(
             "optisim_journal_capacity", "Entries a tenant's journal holds", value=self.journal.size
         )
-        yield GaugeMetricFamily(
-            "optisim_journal_enabled", "1 when the journal records", value=int(self.journal.enabled)
+        # The switch is the tenant's own (PUT /_sim/journal), so the gauge is per tenant.
+        enabled = GaugeMetricFamily(
+            "optisim_journal_enabled", "1 when the tenant's journal records", labels=["tenant"]
         )
+        for tenant_id in sorted(self.rt.store.tenant_ids()):
+            enabled.add_metric([tenant_id], int(self.journal.enabled_for(tenant_id)))
+        yield enabled
 
 
 def build_registry(

@@ -88,6 +88,27 @@ def run_due(rt: Runtime, tenant_id: str) -> int:
         return done
 
 
+def sweep_due(rt: Runtime, tenant_id: str) -> float | None:
+    """Run every duty that has fallen due (as `run_due`), and say when (wall clock) the
+    tenant's next one falls due: None when none is scheduled, or on a manual clock, which
+    moves only by /_sim/clock (and runs what falls due there)."""
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = tx.tenant()
+        if tenant is None:
+            return None
+        now = rt.now(tenant)
+        upcoming: list[datetime] = []
+        for campaign in tx.campaigns():
+            if campaigns.due(campaign, now) is not None:
+                campaign = settle(rt, tx, tenant, campaign, now)
+            at = campaigns.next_duty_at(campaign)
+            if at is not None:
+                upcoming.append(at)
+        if not upcoming or (tenant.clock.mode == "manual" and tenant.clock.manual_now):
+            return None
+        return rt.wall() + max(0.0, (min(upcoming) - now).total_seconds())
+
+
 def create_campaign(rt: Runtime, tenant_id: str, spec: CampaignCreate) -> Campaign:
     """Create a campaign; its promo code must belong to an existing promotion."""
     with rt.store.transaction(tenant_id) as tx:

@@ -7,8 +7,9 @@ implementation must pass `tests/store` identically.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from simulator.domain.campaigns import ProcessedList
@@ -114,7 +115,94 @@ class Store(Protocol):
 
     def tenant_ids(self) -> list[str]: ...
 
+    def outbox_since(self, mark: int) -> tuple[int, list[str]]:
+        """The tenants whose outbox gained events since `mark` (0: since the start), and
+        the mark to ask with next time; costs nothing per idle tenant, so the webhook
+        relay wakes on new events instead of polling every tenant."""
+        ...
+
     def close(self) -> None: ...
+
+
+# How many more deliveries of a lane (tenant id, event kind) may be claimed now.
+Room = Callable[[str, str], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How much finished delivery history each tenant keeps: `deliveries` finished
+    deliveries and `attempts` attempts at most (0: no count limit), none older than
+    `seconds` (0: no age limit). Pending deliveries are never dropped."""
+
+    deliveries: int = 0
+    attempts: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PrunedCount:
+    """What retention dropped of one (kind, campaign, status): counted, so summaries stay
+    exact after the rows are gone."""
+
+    count: int = 0
+    attempts: int = 0
+    first_done: float | None = None
+    last_done: float | None = None
+
+    def plus(self, d: Delivery) -> PrunedCount:
+        return self.merge(PrunedCount(1, d.attempts, d.delivered_at, d.delivered_at))
+
+    def merge(self, other: PrunedCount) -> PrunedCount:
+        firsts = [t for t in (self.first_done, other.first_done) if t is not None]
+        lasts = [t for t in (self.last_done, other.last_done) if t is not None]
+        return PrunedCount(
+            self.count + other.count,
+            self.attempts + other.attempts,
+            min(firsts) if firsts else None,
+            max(lasts) if lasts else None,
+        )
+
+
+@dataclass
+class DeliverySummary:
+    """Counts by status, attempts and retries over every delivery (kept or pruned), and
+    the delivery lags (seconds) of the deliveries still kept."""
+
+    by_status: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+    attempts: int = 0
+    retries: int = 0
+    delivered: int = 0
+    first_done: float | None = None
+    last_done: float | None = None
+    lags: list[float] = field(default_factory=list)
+
+    def add(
+        self, status: str, count: int, attempts: int, done: float | None, created: float
+    ) -> None:
+        """One kept delivery."""
+        self.by_status[status] = self.by_status.get(status, 0) + count
+        self.total += count
+        self.attempts += attempts
+        self.retries += max(0, attempts - 1)
+        if done is not None:
+            self.lags.append(done - created)
+            self._done(1, done, done)
+
+    def add_pruned(self, status: str, c: PrunedCount) -> None:
+        """Deliveries retention dropped (delivered and failed ones had one attempt at
+        least, skipped ones none: retries are attempts beyond the first of each)."""
+        self.by_status[status] = self.by_status.get(status, 0) + c.count
+        self.total += c.count
+        self.attempts += c.attempts
+        self.retries += max(0, c.attempts - c.count)
+        if c.first_done is not None and c.last_done is not None:
+            self._done(c.count, c.first_done, c.last_done)
+
+    def _done(self, count: int, first: float, last: float) -> None:
+        self.delivered += count
+        self.first_done = first if self.first_done is None else min(self.first_done, first)
+        self.last_done = last if self.last_done is None else max(self.last_done, last)
 
 
 class DeliveryLog(Protocol):
@@ -130,7 +218,12 @@ class DeliveryLog(Protocol):
 
     def ingest(self, tenant_id: str, deliveries: Sequence[Delivery], cursor: int) -> None: ...
 
-    def claim(self, now: float, limit: int, lease: float) -> list[Delivery]: ...
+    def claim(
+        self, now: float, limit: int, lease: float, room: Room | None = None
+    ) -> list[Delivery]:
+        """Up to `limit` due deliveries, fair across tenants: round robin over the lanes
+        (tenant, kind) with due work, at most `room(tenant, kind)` of a lane."""
+        ...
 
     def finish(self, results: Sequence[tuple[Delivery, Attempt | None]]) -> None: ...
 
@@ -165,6 +258,15 @@ class DeliveryLog(Protocol):
     def reschedule(self, tenant_id: str, event_ids: Sequence[str], now: float) -> int: ...
 
     def failed_since(self, tenant_id: str, since: float) -> list[str]: ...
+
+    def summary(
+        self, tenant_id: str, *, kind: str | None = None, campaign_id: int | None = None
+    ) -> DeliverySummary: ...
+
+    def prune(self, tenant_id: str, now: float, retention: Retention) -> int:
+        """Drop the tenant's oldest finished deliveries and attempts beyond `retention`
+        (counted in the summary); returns how many deliveries went."""
+        ...
 
     def config(self, tenant_id: str) -> WebhookConfig: ...
 

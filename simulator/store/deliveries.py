@@ -4,21 +4,27 @@ store's own file, so pending deliveries survive a restart with the rest of the s
 from __future__ import annotations
 
 import heapq
+import math
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict, astuple, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from simulator.domain.models import Attempt, Delivery, WebhookConfig
+from simulator.store.base import DeliverySummary, PrunedCount, Retention, Room
 
 
 class MemoryDeliveryLog:
-    """Deliveries in dicts, due ones in a heap (lazy deletion: stale entries are skipped)."""
+    """Deliveries in dicts; pending ones in one due-time heap per lane (tenant and kind), so
+    a claim visits only lanes with pending work, in turn (lazy deletion: stale heap entries
+    are skipped). Finished deliveries and attempts beyond the retention are pruned into
+    per-tenant counters, so summaries stay exact."""
 
     blocking = False
 
@@ -26,43 +32,96 @@ class MemoryDeliveryLog:
         self._lock = threading.Lock()
         self._cursors: dict[str, int] = {}
         self._deliveries: dict[tuple[str, str], Delivery] = {}
-        self._order: dict[str, list[tuple[str, str]]] = {}
-        self._due: list[tuple[float, int, str, str]] = []
+        # insertion-ordered dicts used as ordered sets: O(1) removal when pruning
+        self._order: dict[str, dict[tuple[str, str], None]] = {}
+        self._lanes: dict[str, dict[str, list[tuple[float, int, str]]]] = {}
+        self._turn = 0
         self._tick = 0
-        self._attempts: dict[str, list[Attempt]] = {}
+        self._attempts: dict[str, deque[Attempt]] = {}
+        self._pruned: dict[str, dict[tuple[str, int, str], PrunedCount]] = {}
         self._configs: dict[str, WebhookConfig] = {}
 
     def _schedule(self, d: Delivery) -> None:
         if d.status == "pending":
             self._tick += 1
-            heapq.heappush(self._due, (d.next_at, self._tick, d.tenant_id, d.event_id))
+            lanes = self._lanes.setdefault(d.tenant_id, {})
+            heapq.heappush(lanes.setdefault(d.kind, []), (d.next_at, self._tick, d.event_id))
 
     def cursor(self, tenant_id: str) -> int:
         return self._cursors.get(tenant_id, 0)
 
     def ingest(self, tenant_id: str, deliveries: Sequence[Delivery], cursor: int) -> None:
         with self._lock:
-            order = self._order.setdefault(tenant_id, [])
+            order = self._order.setdefault(tenant_id, {})
             for d in deliveries:
                 key = (tenant_id, d.event_id)
                 if key not in self._deliveries:
-                    order.append(key)
+                    order[key] = None
                 self._deliveries[key] = d
                 self._schedule(d)
             self._cursors[tenant_id] = cursor
 
-    def claim(self, now: float, limit: int, lease: float) -> list[Delivery]:
+    def _due_head(self, tenant_id: str, kind: str, heap: list[tuple[float, int, str]]) -> bool:
+        """Drop stale entries off the top; whether a live entry remains."""
+        while heap:
+            next_at, _, event_id = heap[0]
+            d = self._deliveries.get((tenant_id, event_id))
+            if d is not None and d.status == "pending" and d.next_at == next_at:
+                return True
+            heapq.heappop(heap)
+        return False
+
+    def claim(
+        self, now: float, limit: int, lease: float, room: Room | None = None
+    ) -> list[Delivery]:
         out: list[Delivery] = []
         with self._lock:
-            while self._due and len(out) < limit and self._due[0][0] <= now:
-                next_at, _, tenant_id, event_id = heapq.heappop(self._due)
-                d = self._deliveries.get((tenant_id, event_id))
-                if d is None or d.status != "pending" or d.next_at != next_at:
-                    continue  # stale heap entry
-                claimed = replace(d, next_at=now + lease)
-                self._deliveries[(tenant_id, event_id)] = claimed
-                self._schedule(claimed)
-                out.append(claimed)
+            # The lanes with a due head and room, one queue of lanes per tenant.
+            active: list[list[str]] = []
+            tenants: list[str] = []
+            rooms: dict[tuple[str, str], int] = {}
+            for tenant_id, lanes in list(self._lanes.items()):
+                kinds = []
+                for kind, heap in list(lanes.items()):
+                    if not self._due_head(tenant_id, kind, heap):
+                        del lanes[kind]
+                        continue
+                    if heap[0][0] <= now:
+                        space = limit if room is None else room(tenant_id, kind)
+                        if space > 0:
+                            rooms[tenant_id, kind] = space
+                            kinds.append(kind)
+                if not lanes:
+                    del self._lanes[tenant_id]
+                if kinds:
+                    tenants.append(tenant_id)
+                    active.append(kinds)
+            if not tenants:
+                return out
+            # Round robin over tenants (and over each tenant's lanes), starting one further
+            # each call, so no tenant's backlog is always first.
+            self._turn = (self._turn + 1) % len(tenants)
+            ring = deque(zip(tenants, active, strict=True))
+            ring.rotate(-self._turn)
+            while ring and len(out) < limit:
+                tenant_id, kinds = ring.popleft()
+                kind = kinds[0]
+                heap = self._lanes[tenant_id][kind]
+                if not self._due_head(tenant_id, kind, heap) or heap[0][0] > now:
+                    kinds.pop(0)
+                else:
+                    _, _, event_id = heapq.heappop(heap)
+                    d = self._deliveries[(tenant_id, event_id)]
+                    claimed = replace(d, next_at=now + lease)
+                    self._deliveries[(tenant_id, event_id)] = claimed
+                    self._schedule(claimed)
+                    out.append(claimed)
+                    rooms[tenant_id, kind] -= 1
+                    kinds.pop(0)
+                    if rooms[tenant_id, kind] > 0:
+                        kinds.append(kind)
+                if kinds:
+                    ring.append((tenant_id, kinds))
         return out
 
     def finish(self, results: Sequence[tuple[Delivery, Attempt | None]]) -> None:
@@ -74,7 +133,7 @@ class MemoryDeliveryLog:
                 self._deliveries[key] = d
                 self._schedule(d)
                 if attempt is not None:
-                    self._attempts.setdefault(d.tenant_id, []).append(attempt)
+                    self._attempts.setdefault(d.tenant_id, deque()).append(attempt)
 
     def get(self, tenant_id: str, event_id: str) -> Delivery | None:
         return self._deliveries.get((tenant_id, event_id))
@@ -153,6 +212,68 @@ class MemoryDeliveryLog:
                 and self._deliveries[key].created_at >= since
             ]
 
+    def summary(
+        self, tenant_id: str, *, kind: str | None = None, campaign_id: int | None = None
+    ) -> DeliverySummary:
+        out = DeliverySummary()
+        with self._lock:
+            for key in self._order.get(tenant_id, ()):
+                d = self._deliveries[key]
+                if (kind and d.kind != kind) or (
+                    campaign_id is not None and d.campaign_id != campaign_id
+                ):
+                    continue
+                out.add(d.status, 1, d.attempts, d.delivered_at, d.created_at)
+            for (k, campaign, status), count in self._pruned.get(tenant_id, {}).items():
+                if (kind and k != kind) or (campaign_id is not None and campaign != campaign_id):
+                    continue
+                out.add_pruned(status, count)
+        return out
+
+    def prune(self, tenant_id: str, now: float, retention: Retention) -> int:
+        removed = 0
+        with self._lock:
+            order = self._order.get(tenant_id, {})
+            finished = sum(1 for k in order if self._deliveries[k].status != "pending")
+            excess = finished - retention.deliveries if retention.deliveries else 0
+            oldest = now - retention.seconds if retention.seconds else None
+            pruned = self._pruned.setdefault(tenant_id, {})
+            for key in list(order):
+                d = self._deliveries[key]
+                if excess <= 0 and (oldest is None or d.created_at >= oldest):
+                    break
+                if d.status == "pending":
+                    continue  # work still to do is never dropped
+                del order[key]
+                del self._deliveries[key]
+                group = (d.kind, d.campaign_id, d.status)
+                pruned[group] = pruned.get(group, PrunedCount()).plus(d)
+                excess -= 1
+                removed += 1
+            # Claims leave stale heap entries behind (the lease's); a heap mostly stale
+            # is rebuilt, so memory follows the pending work, not the history.
+            for kind, heap in self._lanes.get(tenant_id, {}).items():
+                if len(heap) > 64:
+                    live = [
+                        e
+                        for e in heap
+                        if (live_d := self._deliveries.get((tenant_id, e[2]))) is not None
+                        and live_d.status == "pending"
+                        and live_d.next_at == e[0]
+                        and live_d.kind == kind
+                    ]
+                    if len(live) * 2 < len(heap):
+                        heapq.heapify(live)
+                        heap[:] = live
+            attempts = self._attempts.get(tenant_id)
+            if attempts:
+                while attempts and (
+                    (retention.attempts and len(attempts) > retention.attempts)
+                    or (oldest is not None and attempts[0].at < oldest)
+                ):
+                    attempts.popleft()
+        return removed
+
     def config(self, tenant_id: str) -> WebhookConfig:
         return self._configs.get(tenant_id, WebhookConfig())
 
@@ -162,9 +283,11 @@ class MemoryDeliveryLog:
     def reset(self, tenant_id: str) -> None:
         with self._lock:
             self._cursors.pop(tenant_id, None)
-            for key in self._order.pop(tenant_id, []):
+            for key in self._order.pop(tenant_id, {}):
                 self._deliveries.pop(key, None)
             self._attempts.pop(tenant_id, None)
+            self._lanes.pop(tenant_id, None)
+            self._pruned.pop(tenant_id, None)
 
     def close(self) -> None:
         pass
@@ -184,6 +307,11 @@ CREATE TABLE IF NOT EXISTS wh_delivery (
     PRIMARY KEY (tenant_id, event_id));
 CREATE INDEX IF NOT EXISTS wh_delivery_due ON wh_delivery (status, next_at);
 CREATE INDEX IF NOT EXISTS wh_delivery_seq ON wh_delivery (tenant_id, seq);
+CREATE INDEX IF NOT EXISTS wh_delivery_lane ON wh_delivery (tenant_id, kind, status, next_at);
+CREATE TABLE IF NOT EXISTS wh_pruned (
+    tenant_id TEXT NOT NULL, kind TEXT NOT NULL, campaign_id INTEGER NOT NULL,
+    status TEXT NOT NULL, count INTEGER NOT NULL, attempts INTEGER NOT NULL,
+    first_done REAL, last_done REAL, PRIMARY KEY (tenant_id, kind, campaign_id, status));
 CREATE TABLE IF NOT EXISTS wh_attempt (
     id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, event_id TEXT NOT NULL,
     number INTEGER NOT NULL, url TEXT NOT NULL, at REAL NOT NULL, status INTEGER,
@@ -205,6 +333,7 @@ class SqliteDeliveryLog:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._local = threading.local()
+        self._turn = 0
         self._db().executescript(_SCHEMA)  # executescript commits on its own
 
     def _db(self) -> sqlite3.Connection:
@@ -245,14 +374,41 @@ class SqliteDeliveryLog:
                 (tenant_id, cursor),
             )
 
-    def claim(self, now: float, limit: int, lease: float) -> list[Delivery]:
+    def claim(
+        self, now: float, limit: int, lease: float, room: Room | None = None
+    ) -> list[Delivery]:
+        # Which lanes have due work: a read outside any write transaction, so an idle
+        # poll never takes the file's write lock.
+        lanes = (
+            self._db()
+            .execute(
+                "SELECT DISTINCT tenant_id, kind FROM wh_delivery "
+                "WHERE status='pending' AND next_at<=?",
+                (now,),
+            )
+            .fetchall()
+        )
+        rooms = [(t, k, limit if room is None else room(t, k)) for t, k in lanes]
+        rooms = [(t, k, r) for t, k, r in rooms if r > 0]
+        if not rooms:
+            return []
+        # A fair share per lane this round (round robin in rounds of `limit`); a lane that
+        # cannot use its share leaves it to the next call.
+        share = max(1, math.ceil(limit / len(rooms)))
+        self._turn = (self._turn + 1) % len(rooms)
+        rooms = rooms[self._turn :] + rooms[: self._turn]
+        claimed: list[Delivery] = []
         with self._tx() as db:
-            rows = db.execute(
-                f"SELECT {_DELIVERY_COLUMNS} FROM wh_delivery WHERE status='pending' "
-                "AND next_at<=? ORDER BY next_at LIMIT ?",
-                (now, limit),
-            ).fetchall()
-            claimed = [replace(_row(r), next_at=now + lease) for r in rows]
+            for tenant_id, kind, space in rooms:
+                take = min(space, share, limit - len(claimed))
+                if take <= 0:
+                    break
+                rows = db.execute(
+                    f"SELECT {_DELIVERY_COLUMNS} FROM wh_delivery WHERE tenant_id=? AND "
+                    "kind=? AND status='pending' AND next_at<=? ORDER BY next_at LIMIT ?",
+                    (tenant_id, kind, now, take),
+                ).fetchall()
+                claimed.extend(replace(_row(r), next_at=now + lease) for r in rows)
             db.executemany(
                 "UPDATE wh_delivery SET next_at=? WHERE tenant_id=? AND event_id=?",
                 [(d.next_at, d.tenant_id, d.event_id) for d in claimed],
@@ -386,9 +542,95 @@ class SqliteDeliveryLog:
                 (tenant_id, orjson.dumps(asdict(config))),
             )
 
+    def summary(
+        self, tenant_id: str, *, kind: str | None = None, campaign_id: int | None = None
+    ) -> DeliverySummary:
+        where = "tenant_id=?"
+        args: list[Any] = [tenant_id]
+        for column, value in (("kind", kind), ("campaign_id", campaign_id)):
+            if value is not None:
+                where += f" AND {column}=?"
+                args.append(value)
+        out = DeliverySummary()
+        db = self._db()
+        # Kept rows are bounded by the retention; the pruned ones are counters.
+        for status, attempts, done, created in db.execute(
+            f"SELECT status, attempts, delivered_at, created_at FROM wh_delivery WHERE {where}",
+            args,
+        ):
+            out.add(status, 1, attempts, done, created)
+        for status, count, attempts, first, last in db.execute(
+            f"SELECT status, count, attempts, first_done, last_done FROM wh_pruned WHERE {where}",
+            args,
+        ):
+            out.add_pruned(status, PrunedCount(count, attempts, first, last))
+        return out
+
+    def prune(self, tenant_id: str, now: float, retention: Retention) -> int:
+        oldest = now - retention.seconds if retention.seconds else None
+        with self._tx() as db:
+            drop: list[tuple[Any, ...]] = []
+            cols = "event_id, kind, campaign_id, status, attempts, delivered_at"
+            if retention.deliveries:
+                (finished,) = db.execute(
+                    "SELECT COUNT(*) FROM wh_delivery WHERE tenant_id=? AND status!='pending'",
+                    (tenant_id,),
+                ).fetchone()
+                if finished > retention.deliveries:
+                    drop += db.execute(
+                        f"SELECT {cols} FROM wh_delivery WHERE tenant_id=? AND "
+                        "status!='pending' ORDER BY seq LIMIT ?",
+                        (tenant_id, finished - retention.deliveries),
+                    ).fetchall()
+            if oldest is not None:
+                seen = {row[0] for row in drop}
+                drop += [
+                    row
+                    for row in db.execute(
+                        f"SELECT {cols} FROM wh_delivery WHERE tenant_id=? AND "
+                        "status!='pending' AND created_at<?",
+                        (tenant_id, oldest),
+                    )
+                    if row[0] not in seen
+                ]
+            groups: dict[tuple[str, int, str], PrunedCount] = {}
+            for _, kind, campaign_id, status, attempts, done in drop:
+                group = (kind, campaign_id, status)
+                groups[group] = groups.get(group, PrunedCount()).merge(
+                    PrunedCount(1, attempts, done, done)
+                )
+            for (kind, campaign_id, status), c in groups.items():
+                row = db.execute(
+                    "SELECT count, attempts, first_done, last_done FROM wh_pruned WHERE "
+                    "tenant_id=? AND kind=? AND campaign_id=? AND status=?",
+                    (tenant_id, kind, campaign_id, status),
+                ).fetchone()
+                total = c.merge(PrunedCount(*row)) if row else c
+                db.execute(
+                    "INSERT OR REPLACE INTO wh_pruned VALUES (?,?,?,?,?,?,?,?)",
+                    (tenant_id, kind, campaign_id, status, *astuple(total)),
+                )
+            db.executemany(
+                "DELETE FROM wh_delivery WHERE tenant_id=? AND event_id=?",
+                [(tenant_id, row[0]) for row in drop],
+            )
+            if oldest is not None:
+                db.execute("DELETE FROM wh_attempt WHERE tenant_id=? AND at<?", (tenant_id, oldest))
+            if retention.attempts:
+                (kept,) = db.execute(
+                    "SELECT COUNT(*) FROM wh_attempt WHERE tenant_id=?", (tenant_id,)
+                ).fetchone()
+                if kept > retention.attempts:
+                    db.execute(
+                        "DELETE FROM wh_attempt WHERE id IN (SELECT id FROM wh_attempt "
+                        "WHERE tenant_id=? ORDER BY at, id LIMIT ?)",
+                        (tenant_id, kept - retention.attempts),
+                    )
+        return len(drop)
+
     def reset(self, tenant_id: str) -> None:
         with self._tx() as db:
-            for table in ("wh_cursor", "wh_delivery", "wh_attempt"):
+            for table in ("wh_cursor", "wh_delivery", "wh_attempt", "wh_pruned"):
                 db.execute(f"DELETE FROM {table} WHERE tenant_id=?", (tenant_id,))
 
     def close(self) -> None:

@@ -212,6 +212,9 @@ class MemoryTx:
         stored = replace(event, seq=(outbox[-1].seq if outbox else 0) + 1)
         outbox.append(stored)
         self._undo.append(outbox.pop)
+        # Before the commit, harmlessly: the relay reads the outbox inside a transaction
+        # of its own, which waits for this one (and finds nothing if it rolled back).
+        self._store.outbox_written(self.tenant_id)
         return stored
 
     def outbox(
@@ -256,6 +259,9 @@ class MemoryStore:
         self._tokens: dict[str, Token] = {}
         self._lock = threading.Lock()
         self._next_number = FIRST_TENANT_NUMBER
+        # tenant → the outbox mark of its latest append, least recent first
+        self._outbox_marks: dict[str, int] = {}
+        self._outbox_mark = 0
 
     def next_tenant_number(self) -> int:
         with self._lock:
@@ -293,6 +299,21 @@ class MemoryStore:
 
     def tenant_ids(self) -> list[str]:
         return [t for t, d in self._tenants.items() if d.tenant is not None]
+
+    def outbox_written(self, tenant_id: str) -> None:
+        with self._lock:
+            self._outbox_mark += 1
+            self._outbox_marks.pop(tenant_id, None)
+            self._outbox_marks[tenant_id] = self._outbox_mark
+
+    def outbox_since(self, mark: int) -> tuple[int, list[str]]:
+        with self._lock:
+            changed = []
+            for tenant_id, written in reversed(self._outbox_marks.items()):
+                if written <= mark:
+                    break
+                changed.append(tenant_id)
+            return self._outbox_mark, changed
 
     def close(self) -> None:
         pass

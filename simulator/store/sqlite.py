@@ -893,6 +893,22 @@ class SqliteStore:
         with conn.guard:
             return [row[0] for row in conn.execute(_TENANT_IDS).fetchall()]
 
+    def outbox_since(self, mark: int) -> tuple[int, list[str]]:
+        """The outbox's rowids grow with every append (from any process), so the newest
+        rowid is the mark: one index lookup when nothing was written. When rows at the
+        top were deleted (a reset), the mark fell back: every tenant with rows is
+        reported once (the relay's cursors make that harmless)."""
+        conn = self._conn()
+        with conn.guard:
+            (top,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM outbox").fetchone()
+            if top == mark:
+                return mark, []
+            since = mark if top > mark else 0
+            rows = conn.execute(
+                "SELECT DISTINCT tenant_id FROM outbox WHERE rowid>?", (since,)
+            ).fetchall()
+            return int(top), [row[0] for row in rows]
+
     def close(self) -> None:
         """Close the connections this store opened. One in use by another thread right
         now is left to that thread, which swaps it for a fresh one when it next calls; a

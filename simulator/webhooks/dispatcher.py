@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -33,7 +33,7 @@ from simulator.domain.models import Attempt, Delivery, Tenant, WebhookConfig
 from simulator.faults import FaultRegistry
 from simulator.services.runtime import Runtime
 from simulator.services.tenants import listener_key
-from simulator.store.base import DeliveryLog
+from simulator.store.base import DeliveryLog, Retention
 from simulator.tracing import traceparent
 from simulator.webhooks import signing
 
@@ -41,6 +41,9 @@ LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 LEASE_MARGIN_S = 5.0  # a claimed delivery is not claimed again for timeout + this
 TRICKLE_PAUSE_S = 0.005
+PRUNE_EVERY_S = 1.0
+DEFAULT_CONCURRENCY = WebhookConfig().concurrency
+KEEP_ALL = Retention()
 
 
 class DeliveryObserver(Protocol):
@@ -72,6 +75,8 @@ class Dispatcher:
         batch: int = 1000,
         clock: Callable[[], float] = time.time,
         observer: DeliveryObserver | None = None,
+        retention: Retention = KEEP_ALL,
+        in_flight: int = 4000,
     ) -> None:
         self.rt = rt
         self.observer = observer
@@ -88,6 +93,17 @@ class Dispatcher:
         self._limits: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[tuple[Delivery, Attempt | None]] = []
+        self.retention = retention
+        self.in_flight = in_flight  # the process-wide bound on deliveries in flight
+        self._mark = 0  # the store's outbox mark already looked at
+        self._dirty: set[str] = set()  # tenants whose outbox may hold events not ingested
+        # A lane is one tenant's deliveries of one kind (one listener: CE v2, scheduled,
+        # executed; channel listeners of a tenant share one). Its in-flight bound is the
+        # tenant's per-listener concurrency, so a hung listener holds only its own lane.
+        self._lane_busy: dict[tuple[str, str], int] = {}
+        self._concurrency: dict[str, int] = {}
+        self._finished: set[str] = set()  # tenants with finished deliveries to prune
+        self._pruned_at = 0.0
 
     # -- wiring -------------------------------------------------------------------------
     def wake(self) -> None:
@@ -111,6 +127,8 @@ class Dispatcher:
     def forget(self, tenant_id: str) -> None:
         """The tenant was reset: its outbox starts again from 1."""
         self._paces.pop(tenant_id, None)
+        self._dirty.discard(tenant_id)
+        self._concurrency.pop(tenant_id, None)
         self.log.reset(tenant_id)
 
     async def _io(self, fn: Callable[..., T], *args: Any) -> T:
@@ -154,23 +172,59 @@ class Dispatcher:
         """One round: ingest new outbox events, flush results, start due sends. Returns how
         much work it found (events ingested plus deliveries started)."""
         try:
-            ingested = await self._io(self._ingest_all)
+            ingested = await self._io(self._ingest_changed)
             await self._flush()
-            if len(self._tasks) >= 4 * self.batch:
+            await self._prune()
+            if len(self._tasks) >= self.in_flight:
                 return 1  # enough in flight: let them finish first
-            claimed = await self._io(self.log.claim, self.clock(), self.batch, self._lease())
+            claimed = await self._io(
+                self.log.claim, self.clock(), self.batch, self._lease(), self._room
+            )
             if claimed:
                 tenants = await self._io(self._tenants, {d.tenant_id for d in claimed})
                 for delivery in claimed:
+                    lane = (delivery.tenant_id, delivery.kind)
+                    self._lane_busy[lane] = self._lane_busy.get(lane, 0) + 1
                     task = asyncio.create_task(
                         self._deliver(delivery, tenants.get(delivery.tenant_id))
                     )
                     self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    task.add_done_callback(partial(self._done, lane))
             return ingested + len(claimed)
         except Exception:  # the relay must outlive any single failure
             LOG.exception("webhook dispatcher step failed")
             return 0
+
+    def _room(self, tenant_id: str, kind: str) -> int:
+        """How many more of a lane may start now: its listener's concurrency (the
+        tenant's setting) less what is in flight, within the process-wide bound."""
+        cap = self._concurrency.get(tenant_id, DEFAULT_CONCURRENCY)
+        return min(cap - self._lane_busy.get((tenant_id, kind), 0), self.in_flight)
+
+    def _done(self, lane: tuple[str, str], task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        busy = self._lane_busy.get(lane, 0)
+        if busy > 1:
+            self._lane_busy[lane] = busy - 1
+        else:
+            self._lane_busy.pop(lane, None)
+        self._finished.add(lane[0])
+        full = busy >= self._concurrency.get(lane[0], DEFAULT_CONCURRENCY)
+        if (full or len(self._tasks) + 1 >= self.in_flight) and self._wake is not None:
+            self._wake.set()  # the lane (or the process) has room again: claim now
+
+    async def _prune(self) -> None:
+        """Apply the retention to the tenants that finished deliveries lately (at most once
+        a second): cost follows activity, idle tenants are never visited."""
+        now = self.clock()
+        if not self._finished or now - self._pruned_at < PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        tenants, self._finished = self._finished, set()
+        if self.retention == KEEP_ALL:
+            return
+        for tenant_id in tenants:
+            await self._io(self.log.prune, tenant_id, now, self.retention)
 
     def _lease(self) -> float:
         return 30.0 + LEASE_MARGIN_S
@@ -181,43 +235,59 @@ class Dispatcher:
             with self.rt.store.transaction(tenant_id) as tx:
                 tenant = tx.tenant()
             if tenant is not None:
-                out[tenant_id] = (tenant, self.log.config(tenant_id))
+                config = self.log.config(tenant_id)
+                self._concurrency[tenant_id] = config.concurrency
+                out[tenant_id] = (tenant, config)
         return out
 
-    def _ingest_all(self) -> int:
+    def _ingest_changed(self) -> int:
+        """Ingest the outboxes that gained events: the store says which (no tenant is
+        visited otherwise); a tenant with more than a batch waiting stays on the list."""
+        self._mark, changed = self.rt.store.outbox_since(self._mark)
+        self._dirty.update(changed)
         total = 0
-        for tenant_id in self.rt.store.tenant_ids():
+        for tenant_id in list(self._dirty):
             if tenant_id in self._held:
-                continue
-            cursor = self.log.cursor(tenant_id)
-            with self.rt.store.transaction(tenant_id) as tx:
-                events = list(tx.outbox(after=cursor, limit=self.batch))
-            if not events:
-                continue
-            now = self.clock()
-            paces = self._paces.get(tenant_id, [])
-            deliveries = []
-            for event in events:
-                due = now
-                for pace in paces:
-                    if pace.first <= event.seq <= pace.last:
-                        due = pace.start + (event.seq - pace.first) / pace.rate
-                deliveries.append(
-                    Delivery(
-                        tenant_id,
-                        event.id,
-                        event.seq,
-                        event.kind,
-                        event.campaign_id,
-                        orjson.dumps(event.body),
-                        next_at=due,
-                        created_at=now,
-                    )
-                )
-            self.log.ingest(tenant_id, deliveries, events[-1].seq)
-            self._paces[tenant_id] = [p for p in paces if p.last > events[-1].seq]
-            total += len(events)
+                continue  # stays dirty until released
+            try:
+                found = self._ingest(tenant_id)
+            except Exception:  # one tenant's broken event must not stop the others' relay
+                LOG.exception("webhook relay could not ingest tenant %s's outbox", tenant_id)
+                found = 0  # tried again when its outbox next grows
+            if found < self.batch:
+                self._dirty.discard(tenant_id)
+            total += found
         return total
+
+    def _ingest(self, tenant_id: str) -> int:
+        cursor = self.log.cursor(tenant_id)
+        with self.rt.store.transaction(tenant_id) as tx:
+            events = list(tx.outbox(after=cursor, limit=self.batch))
+        if not events:
+            return 0
+        now = self.clock()
+        paces = self._paces.get(tenant_id, [])
+        deliveries = []
+        for event in events:
+            due = now
+            for pace in paces:
+                if pace.first <= event.seq <= pace.last:
+                    due = pace.start + (event.seq - pace.first) / pace.rate
+            deliveries.append(
+                Delivery(
+                    tenant_id,
+                    event.id,
+                    event.seq,
+                    event.kind,
+                    event.campaign_id,
+                    orjson.dumps(event.body),
+                    next_at=due,
+                    created_at=now,
+                )
+            )
+        self.log.ingest(tenant_id, deliveries, events[-1].seq)
+        self._paces[tenant_id] = [p for p in paces if p.last > events[-1].seq]
+        return len(events)
 
     async def _flush(self) -> None:
         if self._results:

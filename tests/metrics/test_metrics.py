@@ -153,7 +153,16 @@ def test_outbox_pending_and_the_journal_fill(make_sim: Callable[..., Sim]) -> No
     assert value(samples, "optisim_outbox_pending", **DEMO) == 3  # no relay runs
     assert value(samples, "optisim_journal_entries", **DEMO) == 3
     assert value(samples, "optisim_journal_capacity") == 5
-    assert value(samples, "optisim_journal_enabled") == 1
+    assert value(samples, "optisim_journal_enabled", **DEMO) == 1
+    assert (
+        sim.client.put("/_sim/journal", json={"enabled": False}, headers=sim.headers).status_code
+        == 200
+    )
+    assert value(scrape(sim), "optisim_journal_enabled", **DEMO) == 0  # the tenant's switch
+    assert (
+        sim.client.put("/_sim/journal", json={"enabled": True}, headers=sim.headers).status_code
+        == 200
+    )
     for _ in range(4):
         assert sim.get("/_sim/clock").status_code == 200
     assert value(scrape(sim), "optisim_journal_entries", **DEMO) == 5  # the ring is full
