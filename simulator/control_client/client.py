@@ -347,8 +347,9 @@ class ControlClient:
         zone); due executions and clearances run (`ran` counts them)."""
         return self.call(calls.set_clock(mode, now))
 
-    def advance_clock(self, seconds: float | timedelta) -> Clock:
-        """`POST /_sim/clock/advance`: move a manual clock forward; due work runs."""
+    def advance_clock(self, seconds: float | timedelta | str) -> Clock:
+        """`POST /_sim/clock/advance`: move a manual clock forward (seconds, a timedelta, or
+        text such as `2h`); due work runs."""
         return self.call(calls.advance_clock(seconds))
 
     def list_campaigns(self) -> list[Campaign]:
@@ -733,8 +734,9 @@ class AsyncControlClient:
         zone); due executions and clearances run (`ran` counts them)."""
         return await self.call(calls.set_clock(mode, now))
 
-    async def advance_clock(self, seconds: float | timedelta) -> Clock:
-        """`POST /_sim/clock/advance`: move a manual clock forward; due work runs."""
+    async def advance_clock(self, seconds: float | timedelta | str) -> Clock:
+        """`POST /_sim/clock/advance`: move a manual clock forward (seconds, a timedelta, or
+        text such as `2h`); due work runs."""
         return await self.call(calls.advance_clock(seconds))
 
     async def list_campaigns(self) -> list[Campaign]:

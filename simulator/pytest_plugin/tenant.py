@@ -6,7 +6,6 @@ Imported only when a test asks for the fixture (the plugin module imports nothin
 from __future__ import annotations
 
 import difflib
-import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.control_client import ControlClient, NotFound, TenantAccess
+from simulator.control_client.calls import parse_duration
 from simulator.control_models import (
     Campaign,
     CampaignReport,
@@ -31,20 +31,6 @@ from simulator.scenario import load_scenario_file
 from simulator.specs import Scenario
 
 EVIDENCE_ROWS = 30  # journal entries and deliveries shown in a failed test's report
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0, None: 1.0}
-
-
-def seconds(value: float | timedelta | str) -> float:
-    """A duration in seconds: a number, a timedelta, or text such as `90s`, `5m`, `2h`."""
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, str):
-        found = _DURATION.match(value)
-        if found is None:
-            raise ValueError(f"{value!r} is not a duration (e.g. 30, 90s, 5m, 2h, 1d)")
-        return float(found.group(1)) * _UNIT_S[found.group(2)]
-    return float(value)
 
 
 def scenario_of(value: Any) -> dict[str, Any]:
@@ -209,7 +195,7 @@ class OptisimTenant:
     def advance(self, duration: float | timedelta | str) -> Clock:
         """Move the manual clock forward (`30`, `timedelta(hours=2)`, `"2h"`); due
         executions and clearances run."""
-        return self.client.advance_clock(seconds(duration))
+        return self.client.advance_clock(parse_duration(duration))
 
     def add_faults(self, *rules: FaultRule | Mapping[str, Any], seed: int | None = None) -> Faults:
         """Add fault rules to the tenant's (`seed`: replaces the seed)."""

@@ -5,8 +5,10 @@ the async one over httpx's ASGI transport."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +24,7 @@ from simulator.control_client import (
     NotFound,
     Unauthorized,
     Unreachable,
+    calls,
 )
 from simulator.control_models import Answer
 from simulator.scenario import builtin_scenario
@@ -108,6 +111,9 @@ def test_clock(control: ControlClient) -> None:
     moved = control.advance_clock(timedelta(hours=2))
     assert moved.now == "2027-01-01T11:00:00.000Z" and moved.ran == 0
     assert control.advance_clock(60).now == "2027-01-01T11:01:00.000Z"
+    assert control.advance_clock("1m").now == "2027-01-01T11:02:00.000Z"
+    with pytest.raises(InvalidInput, match="seconds: 'soon' is not a duration"):
+        control.advance_clock("soon")
     assert control.set_clock("manual", "2027-02-01T00:00:00Z").now == "2027-02-01T00:00:00.000Z"
 
 
@@ -285,3 +291,14 @@ def test_the_async_client_runs_the_same_calls(sim: Sim) -> None:
             assert [d async for d in control.iter_deliveries(kind="triggered")] == []
 
     asyncio.run(scenario())
+
+
+def test_there_is_a_method_for_every_control_operation() -> None:
+    """One name per operation: every operation of contracts/control.json is a method of
+    both clients (and a builder of `calls`), named as its operation id."""
+    document = json.loads((Path(__file__).parents[2] / "contracts" / "control.json").read_text())
+    operations = {op["operationId"] for path in document["paths"].values() for op in path.values()}
+    assert "execute_campaign" in operations
+    for cls in (ControlClient, AsyncControlClient):
+        assert operations <= set(dir(cls)), operations - set(dir(cls))
+    assert operations <= set(dir(calls))
