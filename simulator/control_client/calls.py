@@ -170,7 +170,8 @@ def create_tenant(
 
 def delete_tenant(tenant_id: str) -> Call[None]:
     """`DELETE /_sim/tenants/{tenantId}`: the tenant and everything of it go (keys, world,
-    campaigns, deliveries, journal, faults)."""
+    campaigns, deliveries, journal, faults). Only the tenant's own admin key may delete it
+    (another tenant's id is `NotFound`, `unknown_tenant`)."""
     return Call("DELETE", f"/_sim/tenants/{_segment(tenant_id)}", _nothing)
 
 

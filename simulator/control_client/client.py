@@ -315,7 +315,8 @@ class ControlClient:
 
     def delete_tenant(self, tenant_id: str) -> None:
         """`DELETE /_sim/tenants/{tenantId}`: the tenant and everything of it go (keys, world,
-        campaigns, deliveries, journal, faults)."""
+        campaigns, deliveries, journal, faults). Only the tenant's own admin key may delete it
+        (another tenant's id is `NotFound`, `unknown_tenant`)."""
         return self.call(calls.delete_tenant(tenant_id))
 
     def get_tenant(self) -> Tenant:
@@ -702,7 +703,8 @@ class AsyncControlClient:
 
     async def delete_tenant(self, tenant_id: str) -> None:
         """`DELETE /_sim/tenants/{tenantId}`: the tenant and everything of it go (keys, world,
-        campaigns, deliveries, journal, faults)."""
+        campaigns, deliveries, journal, faults). Only the tenant's own admin key may delete it
+        (another tenant's id is `NotFound`, `unknown_tenant`)."""
         return await self.call(calls.delete_tenant(tenant_id))
 
     async def get_tenant(self) -> Tenant:

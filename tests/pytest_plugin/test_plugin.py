@@ -97,18 +97,25 @@ def test_optisim_url_uses_a_running_simulator(
     url = running_simulator
     pytester.makepyfile(
         f"""
+        import pytest
+        from simulator.control_client import ControlClient, Unauthorized
+
         KEYS = []
 
         def test_the_given_simulator_is_used(optisim_server, optisim):
             assert optisim_server == optisim.url == {url!r}
             assert optisim.client.get_tenant().id == optisim.tenant_id
             KEYS.append(optisim.admin_key)
+
+        def test_the_tenant_was_deleted_after_the_test():
+            with ControlClient({url!r}, KEYS[0]) as gone, pytest.raises(Unauthorized):
+                gone.get_tenant()
         """
     )
     result = pytester.runpytest_subprocess(
         "--optisim-url", url, "-p", "no:cacheprovider", timeout=120
     )
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
 
 
 def test_importing_the_plugin_imports_nothing_heavy() -> None:
