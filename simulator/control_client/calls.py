@@ -76,6 +76,7 @@ class Call(Generic[T]):
     content: bytes | None = None
     content_type: str | None = None
     authenticated: bool = True
+    text: bool = False  # the answer is text (read gets the body as a str), not JSON
 
 
 def _model(cls: type[M]) -> Callable[[Any], M]:
@@ -146,6 +147,16 @@ def parse_duration(value: float | timedelta | str) -> float:
 def health() -> Call[Health]:
     """`GET /_sim/health`: liveness (no key needed): status, version, store."""
     return Call("GET", "/_sim/health", _model(Health), authenticated=False)
+
+
+def _text(body: Any) -> str:
+    return str(body)
+
+
+def get_metrics() -> Call[str]:
+    """`GET /_sim/metrics`: the server process's Prometheus metrics, as text (no key
+    needed; simulators that serve metrics only)."""
+    return Call("GET", "/_sim/metrics", _text, authenticated=False, text=True)
 
 
 def create_tenant(

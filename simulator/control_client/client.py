@@ -137,6 +137,8 @@ def _request_args(client_url: str, key: str | None, call: Call[Any]) -> dict[str
 def _read(call: Call[T], response: HttpResponse) -> T:
     if response.is_error:
         raise from_response(response, call.method, call.path)
+    if call.text:
+        return call.read(response.text)
     return call.read(response.json() if response.content else None)
 
 
@@ -301,6 +303,11 @@ class ControlClient:
     def health(self) -> Health:
         """`GET /_sim/health`: liveness (no key needed): status, version, store."""
         return self.call(calls.health())
+
+    def get_metrics(self) -> str:
+        """`GET /_sim/metrics`: the server process's Prometheus metrics, as text (no key
+        needed; simulators that serve metrics only)."""
+        return self.call(calls.get_metrics())
 
     def create_tenant(
         self,
@@ -689,6 +696,11 @@ class AsyncControlClient:
     async def health(self) -> Health:
         """`GET /_sim/health`: liveness (no key needed): status, version, store."""
         return await self.call(calls.health())
+
+    async def get_metrics(self) -> str:
+        """`GET /_sim/metrics`: the server process's Prometheus metrics, as text (no key
+        needed; simulators that serve metrics only)."""
+        return await self.call(calls.get_metrics())
 
     async def create_tenant(
         self,

@@ -319,3 +319,16 @@ def test_there_is_a_method_for_every_control_operation() -> None:
     for cls in (ControlClient, AsyncControlClient):
         assert operations <= set(dir(cls)), operations - set(dir(cls))
     assert operations <= set(dir(calls))
+
+
+def test_metrics_are_read_as_text() -> None:
+    """`GET /_sim/metrics` answers Prometheus text, not JSON (served by simulators with
+    metrics; here a transport stands in for one)."""
+    exposition = "# TYPE optisim_requests_total counter\noptisim_requests_total 3\n"
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/_sim/metrics" and "x-api-key" not in request.headers
+        return httpx.Response(200, text=exposition, headers={"content-type": "text/plain"})
+
+    with httpx.Client(transport=httpx.MockTransport(serve)) as http:
+        assert ControlClient(URL, ADMIN, http=http).get_metrics() == exposition
