@@ -12,22 +12,28 @@ from datetime import datetime
 from inspect import getdoc
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
-from pydantic import ConfigDict, Field
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from simulator import __version__
 from simulator.api import encode
 from simulator.api.deps import AdminDep, RuntimeDep, call
 from simulator.api.routing import WireRoute
-from simulator.api.schemas import ErrorResponse, Session
-from simulator.domain.errors import invalid
+from simulator.api.schemas import ErrorResponse
+from simulator.control_models import (
+    AdvanceRequest,
+    ClockRequest,
+    CreateTenantRequest,
+    EmitEventsRequest,
+    JournalRequest,
+    PutCustomerRequest,
+)
+from simulator.domain.errors import invalid, not_found
 from simulator.domain.models import Tenant, WebhookKind
 from simulator.domain.periods import iso_time
 from simulator.scenario import BUILTINS, builtin_scenario, parse_scenario
 from simulator.services import campaigns, tenants
-from simulator.specs import Attributes, CampaignCreate, CampaignId, Id, Scenario, ScenarioDocument
-from simulator.wire import IsoTime, WireModel
+from simulator.specs import CampaignCreate, CampaignId, Id, Scenario
 
 router = APIRouter(prefix="/_sim", tags=["control"], route_class=WireRoute)
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -37,45 +43,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "Unknown object"},
     409: {"model": ErrorResponse, "description": "Refused by a rule (e.g. invalid transition)"},
 }
-
-
-class ControlModel(WireModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CreateTenantRequest(ControlModel):
-    name: Annotated[str, Field(max_length=1024)] | None = None
-    scenario: ScenarioDocument | None = Field(
-        None, description="An inline scenario (JSON form); its keys are spelled exactly"
-    )
-    builtin: Literal["demo", "large"] | None = Field(None, description="A built-in scenario")
-
-
-class ClockRequest(ControlModel):
-    mode: Literal["realtime", "manual"]
-    now: IsoTime | None = Field(None, description="Jump to this time (with a time zone)")
-
-
-class AdvanceRequest(ControlModel):
-    seconds: Annotated[float, Field(ge=0, le=10 * 365 * 86400)]
-
-
-class JournalRequest(ControlModel):
-    enabled: bool
-
-
-class EventCustomer(ControlModel):
-    customerId: Id
-    context: Session = Field(default_factory=dict)
-
-
-class EmitEventsRequest(ControlModel):
-    customers: Annotated[list[EventCustomer], Field(max_length=100_000)] | None = None
-    count: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    context: Session = Field(default_factory=dict, description="Added to every generated context")
-    rate: Annotated[float, Field(gt=0, le=100_000)] | None = Field(
-        None, description="Target delivery rate in events/s (used by webhook delivery)"
-    )
 
 
 def _tenant(t: Tenant, now: datetime) -> dict[str, Any]:
@@ -126,7 +93,9 @@ async def create_tenant(
     if body.scenario is not None and body.builtin is not None:
         raise invalid("scenario", "give either scenario or builtin, not both")
     scenario = body.scenario or (builtin_scenario(body.builtin) if body.builtin else Scenario())
-    tenant, keys = await call(rt, tenants.create_tenant, scenario, name=body.name)
+    tenant, keys = await call(
+        rt, tenants.create_tenant, scenario, name=body.name, builtin=body.builtin is not None
+    )
     _arm_faults(request, tenant.id, scenario)
     request.app.state.duties.touch(tenant.id)  # its scenario's campaigns may have duties
     return encode.json_response(
@@ -135,9 +104,42 @@ async def create_tenant(
             "numericId": tenant.numeric_id,
             "name": tenant.name,
             "keys": {role: key for key, role in keys},
+            # Legacy login credentials (generated for a copy of a built-in scenario).
+            "users": [
+                {"username": username, "password": password, "role": role}
+                for username, (password, role) in tenant.users.items()
+            ],
         },
         201,
     )
+
+
+@router.delete(
+    "/tenants/{tenantId}",
+    operation_id="delete_tenant",
+    status_code=204,
+    responses=ERRORS,
+    description=getdoc(tenants.delete_tenant),
+)
+async def delete_tenant(
+    rt: RuntimeDep,
+    caller: AdminDep,
+    request: Request,
+    tenantId: Annotated[str, Path(max_length=256)],
+) -> Response:
+    # A tenant's admin key deletes its own tenant only; another tenant is indistinguishable
+    # from a missing one (404), as every other object of another tenant is.
+    if tenantId != caller.tenant_id:
+        raise not_found("tenant", tenantId)
+    credentials = await call(rt, tenants.delete_tenant, tenantId)
+    state = request.app.state
+    state.faults.clear(tenantId)
+    state.rate_limiter.forget(tenantId, credentials)
+    state.dispatcher.drop(tenantId)
+    state.journal.forget(tenantId)
+    state.duties.forget(tenantId)
+    request.scope.pop("optisim.tenant", None)  # the journal must not recreate its ring
+    return Response(status_code=204)
 
 
 @router.get("/tenant", operation_id="get_tenant", responses=ERRORS)
@@ -175,7 +177,9 @@ async def load_scenario(
         scenario = builtin_scenario(builtin)
     else:
         scenario = parse_scenario(body, source="body")
-    tenant = await call(rt, tenants.load_scenario, caller.tenant_id, scenario)
+    tenant = await call(
+        rt, tenants.load_scenario, caller.tenant_id, scenario, builtin=builtin is not None
+    )
     request.app.state.dispatcher.forget(caller.tenant_id)
     _arm_faults(request, caller.tenant_id, scenario)
     _, now = await call(rt, tenants.get_tenant, tenant.id)
@@ -415,14 +419,6 @@ async def get_customer(rt: RuntimeDep, caller: AdminDep, customerId: Id) -> Resp
     chosen ones laid over."""
     view = await call(rt, tenants.get_customer, caller.tenant_id, customerId)
     return encode.json_response(_customer(view))
-
-
-class PutCustomerRequest(ControlModel):
-    attributes: Attributes = Field(
-        description="The customer's chosen attributes (≤ 100): strings, numbers or booleans. "
-        "Generated attribute names (any case) need their type: `LifetimeDeposits`, "
-        "`Balance` and `Age` integers, `SelfExcluded` a boolean, the others strings."
-    )
 
 
 @router.put(

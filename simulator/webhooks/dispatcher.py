@@ -131,6 +131,20 @@ class Dispatcher:
         self._concurrency.pop(tenant_id, None)
         self.log.reset(tenant_id)
 
+    def drop(self, tenant_id: str) -> None:
+        """The tenant was deleted: nothing of it stays here or in the delivery log.
+
+        Busy-lane counts stay until the tenant's sends in flight finish (each one takes
+        its count down and removes it at zero)."""
+        self._paces.pop(tenant_id, None)
+        self._held.discard(tenant_id)
+        self._dirty.discard(tenant_id)
+        self._concurrency.pop(tenant_id, None)
+        self._finished.discard(tenant_id)
+        for key in [k for k in self._limits if k[0] == tenant_id]:
+            del self._limits[key]
+        self.log.drop(tenant_id)
+
     async def _io(self, fn: Callable[..., T], *args: Any) -> T:
         if self.log.blocking or self.rt.store.blocking:
             return await asyncio.to_thread(fn, *args)
