@@ -146,7 +146,8 @@ for _page in PAGES:
 @router.get("/{tenant_id}/live/{page}")
 async def live(request: Request, tenant_id: str, page: str) -> Response:
     """Server-sent events: the page's live part, re-rendered whenever it changes, until the
-    client goes or LIVE_SECONDS pass (then an `end` event tells the page to stop)."""
+    client goes or LIVE_SECONDS (or the `seconds` asked for) pass; then an `end` event
+    tells the page to stop rather than reconnect."""
     global _streams
     s = _signed_in(request, tenant_id)
     if s is None:
@@ -157,6 +158,10 @@ async def live(request: Request, tenant_id: str, page: str) -> Response:
         return Response("too many live views open", 503)
     world = World.of(request)
     params = dict(request.query_params)
+    try:  # a page may ask for a shorter stream (`seconds`), never a longer one
+        seconds = min(LIVE_SECONDS, max(0.0, float(params.pop("seconds", LIVE_SECONDS))))
+    except ValueError:
+        return Response("seconds: a number", 400)
     template = ENV.get_template(f"live/{page}.html")
     base = f"{PREFIX}/{tenant_id}"
 
@@ -164,7 +169,7 @@ async def live(request: Request, tenant_id: str, page: str) -> Response:
         global _streams
         _streams += 1
         last = ""
-        ends = time.monotonic() + LIVE_SECONDS
+        ends = time.monotonic() + seconds
         try:
             while time.monotonic() < ends:
                 if await request.is_disconnected():

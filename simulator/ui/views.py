@@ -197,17 +197,21 @@ async def faults_page(world: World, tenant_id: str, params: Mapping[str, str]) -
     return {"seed": seed, "rules": [r.model_dump(exclude_none=True) for r in rules]}
 
 
-# The refusal (error code in the journal) or route that shows each violation's requests.
-_VIOLATION_SEARCH = {
-    **{v: code for code, v in audit.APPROVAL_VIOLATIONS.items()},
+# A violation refused as a whole shows in the journal by its refusal code; the others by
+# the route the integrator called (the audit counts; the journal keeps each request).
+_REFUSALS = {v: code for code, v in audit.APPROVAL_VIOLATIONS.items()}
+_ROUTES = {
     **{v: "validateCustomers" for v in audit.VALIDATION_VIOLATIONS.values()},
-    **{v: "redemptions" for v in audit.REDEMPTION_VIOLATIONS.values()},
+    **{v: "/redemptions" for v in audit.REDEMPTION_VIOLATIONS.values()},
 }
+APPROVAL_ROUTES = {"scheduled": "UpdateCustomerPromotionStatus", "triggered": "/approval"}
 
 
-def violation_search(code: str) -> str:
+def violation_search(code: str, campaign_type: str) -> str:
     """What to search the journal for to find a violation's requests."""
-    return _VIOLATION_SEARCH.get(code, code)
+    if code in _REFUSALS:
+        return _REFUSALS[code]
+    return _ROUTES.get(code) or APPROVAL_ROUTES.get(campaign_type, code)
 
 
 async def audit_page(world: World, tenant_id: str, params: Mapping[str, str]) -> dict[str, Any]:
@@ -220,7 +224,7 @@ async def audit_page(world: World, tenant_id: str, params: Mapping[str, str]) ->
                 "c": c,
                 "s": stats,
                 "violations": [
-                    {"code": code, "count": n, "search": violation_search(code)}
+                    {"code": code, "count": n, "search": violation_search(code, c.type)}
                     for code, n in sorted(stats.violations.items())
                 ],
                 "examples": [
