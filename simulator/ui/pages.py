@@ -299,7 +299,7 @@ async def clear(world: World, tenant_id: str, form: dict[str, str]) -> str:
     return f"Campaign {c.id} cleared: {c.status.value}."
 
 
-@_action("campaigns/{campaign_id}/events", "campaigns")
+@_action("campaigns/events", "campaigns")
 async def emit(world: World, tenant_id: str, form: dict[str, str]) -> str:
     count = int(_number(form, "count", 1, 100_000))
     ids, _ = await call(

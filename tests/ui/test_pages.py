@@ -96,9 +96,12 @@ def test_campaign_actions_run_the_services_and_refusals_are_messages(sim: Sim) -
     assert sim.campaign()["status"] == "executed"
     level, message = post(client, f"campaigns/{SCHEDULED}/execute", csrf=token)
     assert level == "error" and "executed" in message  # a domain rule, shown, not a 500
-    level, message = post(client, f"campaigns/{TRIGGERED}/events", csrf=token, count="3")
+    triggered = str(TRIGGERED)
+    level, message = post(client, "campaigns/events", csrf=token, campaign_id=triggered, count="3")
     assert (level, message) == ("ok", f"3 event(s) emitted on campaign {TRIGGERED}.")
-    level, message = post(client, f"campaigns/{TRIGGERED}/events", csrf=token, count="lots")
+    level, message = post(
+        client, "campaigns/events", csrf=token, campaign_id=str(TRIGGERED), count="lots"
+    )
     assert level == "error" and message.startswith("count: a number is needed")
     level, message = post(client, "campaigns/999999/clear", csrf=token)
     assert level == "error" and "unknown_campaign" in message

@@ -10,6 +10,8 @@
       if (badge) { badge.textContent = "live"; badge.className = "badge live"; }
     });
     source.addEventListener("fragment", function (event) {
+      // never replace a field someone is typing in; the next change brings it up to date
+      if (target.contains(document.activeElement) && document.activeElement.form) { return; }
       target.innerHTML = event.data;
       target.setAttribute("data-updates", String(Number(target.getAttribute("data-updates") || 0) + 1));
     });
