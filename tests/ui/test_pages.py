@@ -238,3 +238,35 @@ def test_docs_and_redoc_load_their_scripts_from_the_simulator(sim: Sim) -> None:
             url = f"{UI}/static/vendor/{asset}"
             assert url in page
             assert sim.client.get(url).status_code == 200
+
+
+def test_bad_input_is_a_message_never_a_500(sim: Sim) -> None:
+    client = signed_in(sim)
+    token = csrf(client)
+    for path, params in (
+        (f"{UI}/demo/journal", {"status": "99999", "path": "x" * 5000, "key": "%%"}),
+        (f"{UI}/demo/deliveries", {"status": "nonsense"}),
+        (f"{UI}/a%20b/ledger", {}),
+        (f"{UI}/nobody/", {}),
+        (f"{UI}/demo/live/ledger", {"seconds": "nan"}),
+    ):
+        response = client.get(path, params=params)
+        assert response.status_code < 500, (path, response.text)
+    for path, body in (
+        (f"{UI}/demo/campaigns/notanumber/execute", f"csrf={token}"),
+        (f"{UI}/demo/campaigns/events", f"csrf={token}&campaign_id=99999999999&count=1"),
+        (f"{UI}/demo/clock/set", f"csrf={token}&mode=manual&now=yesterday"),
+        (f"{UI}/demo/faults/add", f"csrf={token}&target=api&action=error&nth=0"),
+        (f"{UI}/demo/deliveries/verify", f"csrf={token}&body=x&headers=%7Bbad"),
+        (f"{UI}/demo/deliveries/nope/resend", f"csrf={token}"),
+        (f"{UI}/demo/clock/advance", "%ff%fe=\x00"),
+        (f"{UI}/signin", "key=" + "k" * 5000),
+    ):
+        response = client.post(
+            path,
+            content=body.encode("latin-1"),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            follow_redirects=True,
+        )
+        assert response.status_code < 500, (path, response.text)
+        assert 'class="flash error"' in response.text, path
