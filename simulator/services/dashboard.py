@@ -26,8 +26,8 @@ class PromotionLedger:
     promotion: Promotion
     usage: Usage
     campaigns: list[int] = field(default_factory=list)
-    # tier name → customers holding a live reservation in that tier (open allocations)
-    reserved_tiers: dict[str, int] = field(default_factory=dict)
+    # tier name → (committed, reserved) allocations in that tier: the tiers hit
+    tiers: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def overview(rt: Runtime, tenant_id: str) -> Overview:
@@ -39,18 +39,23 @@ def overview(rt: Runtime, tenant_id: str) -> Overview:
 
 def ledgers(rt: Runtime, tenant_id: str) -> list[PromotionLedger]:
     """Every promotion with its usage, the campaigns whose promo code reaches it, and the
-    tiers of its open reservations."""
+    tiers hit: its committed and reserved allocations counted by tier."""
     with rt.store.transaction(tenant_id) as tx:
         require_tenant(tx)
         campaigns: list[Campaign] = tx.campaigns()
         out = []
         for p in sorted(tx.promotions(), key=lambda p: p.id):
             linked = [c.id for c in campaigns if _reaches(tx.promotion_by_code(c.promo_code), p)]
-            tiers: dict[str, int] = {}
+            tiers: dict[str, tuple[int, int]] = {}
             for campaign_id in linked:
+                for a in tx.committed_allocations(campaign_id):
+                    if a.promotion_id == p.id:
+                        committed, reserved = tiers.get(a.tier_name, (0, 0))
+                        tiers[a.tier_name] = (committed + 1, reserved)
                 for a in tx.open_allocations(campaign_id):
                     if a.promotion_id == p.id:
-                        tiers[a.tier_name] = tiers.get(a.tier_name, 0) + 1
+                        committed, reserved = tiers.get(a.tier_name, (0, 0))
+                        tiers[a.tier_name] = (committed, reserved + 1)
             out.append(PromotionLedger(p, tx.usage(p.id), linked, tiers))
         return out
 

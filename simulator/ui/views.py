@@ -106,7 +106,7 @@ async def ledger_page(world: World, tenant_id: str, params: Mapping[str, str]) -
                 "p": p,
                 "u": u,
                 "campaigns": led.campaigns,
-                "tiers": sorted(led.reserved_tiers.items()),
+                "tiers": sorted(led.tiers.items()),
                 "budget": _bar(
                     {"committed": u.budget_committed, "reserved": u.budget_reserved}, p.budget
                 ),

@@ -270,7 +270,7 @@ def test_the_ledger_bar_moves_as_the_reference_client_approves(
     browser.execute_script(
         "window.scrollTo(0, document.getElementById('promotion-PR-WELCOME').offsetTop - 60)"
     )
-    browser.save_screenshot(str(shots / "ledger.png"))  # the README's docs/screenshots/
+    browser.save_screenshot(str(shots / "ledger-live.png"))  # the README shows this one
 
 
 def test_a_fault_added_fails_a_delivery_and_resend_delivers_it(
