@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from simulator.ui import pages
 from simulator.webhooks import signing
 from tests.api.support import cid
 from tests.helpers import ADMIN, INTEGRATIONS, SCHEDULED, TRIGGERED, Sim
@@ -273,3 +274,15 @@ def test_bad_input_is_a_message_never_a_500(sim: Sim) -> None:
         )
         assert response.status_code < 500, (path, response.text)
         assert 'class="flash error"' in response.text, path
+
+
+def test_a_live_stream_stops_when_the_client_goes(sim: Sim) -> None:
+    client = signed_in(sim)
+    with client.stream("GET", f"{UI}/demo/live/journal") as response:
+        lines = response.iter_lines()
+        assert next(lines) == "event: fragment"
+        assert pages._streams == 1
+    deadline = time.monotonic() + 10
+    while pages._streams and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pages._streams == 0
