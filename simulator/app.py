@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from simulator import __version__
+from simulator import __version__, ui
 from simulator.api import ce_v2, control, core, errors, promotions, webhooks
 from simulator.api.express import ExpressLane
 from simulator.api.journal import Journal
@@ -145,6 +145,9 @@ def create_app(
         description="Simulated Optimove core API, conditional execution v2, Promotions, "
         "and the simulator's control API.",
         lifespan=lifespan,
+        # /docs and /redoc come from simulator.ui, served from package files (no CDN)
+        docs_url=None,
+        redoc_url=None,
         **NO_TELEMETRY,
     )
     app.state.runtime = runtime
@@ -173,6 +176,7 @@ def create_app(
             runtime, delivery_log, app.state.journal, request_stats, delivery_stats
         )
     app.state.allow = errors.allowed_methods(routes)
+    ui.install(app)  # the dashboard and the offline docs: off the API's routes list
     app.add_middleware(
         SimMiddleware,
         journal=app.state.journal,

@@ -30,6 +30,7 @@ from simulator.control_models import (
 from simulator.domain.errors import DomainError
 from simulator.domain.models import Attempt, Delivery, WebhookKind
 from simulator.services import tenants
+from simulator.services.runtime import Runtime
 from simulator.store.base import DeliveryLog
 from simulator.webhooks import signing
 from simulator.webhooks.dispatcher import Dispatcher
@@ -234,11 +235,23 @@ async def verify_webhook(
     framework gave them. Answers whether the signature verifies and, if not, why: a header
     missing or malformed, the timestamp out of tolerance, the body changed (and where,
     compared with what was sent), or the wrong secret."""
-    tenant, _ = await call(rt, tenants.get_tenant, caller.tenant_id)
-    log = _log(request)
-    headers = {k.lower(): v for k, v in body.headers.items()}
-    sent = log.get(caller.tenant_id, headers.get("webhook-id", ""))
-    config = log.config(caller.tenant_id)
+    result = await explain_received(
+        rt, _log(request), caller.tenant_id, body.body.encode(), body.headers
+    )
+    return encode.json_response(
+        {"valid": result.valid, "problem": result.problem, "explanation": result.detail}
+    )
+
+
+async def explain_received(
+    rt: Runtime, log: DeliveryLog, tenant_id: str, body: bytes, given: dict[str, str]
+) -> signing.Explanation:
+    """The signature explainer behind `POST /_sim/webhooks/verify` (and the dashboard's
+    paste box): which secrets the webhook could carry and what was sent with its id."""
+    tenant, _ = await call(rt, tenants.get_tenant, tenant_id)
+    headers = {k.lower(): v for k, v in given.items()}
+    sent = log.get(tenant_id, headers.get("webhook-id", ""))
+    config = log.config(tenant_id)
     now = time.time()
     secrets = [s for s in (tenant.webhook_secret,) if s]
     secrets += [s for s, until in config.previous_secrets if until > now]
@@ -249,12 +262,7 @@ async def verify_webhook(
         and tenant.ce_webhook.secret
     ):
         secrets = [tenant.ce_webhook.secret]
-    result = signing.explain(
-        body.body.encode(), headers, secrets, now, sent.body if sent is not None else None
-    )
-    return encode.json_response(
-        {"valid": result.valid, "problem": result.problem, "explanation": result.detail}
-    )
+    return signing.explain(body, headers, secrets, now, sent.body if sent is not None else None)
 
 
 @router.get("/faults", operation_id="get_faults", responses=ERRORS)

@@ -7,13 +7,14 @@ implementation must pass `tests/store` identically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from simulator.domain.campaigns import ProcessedList
 from simulator.domain.models import (
+    Allocation,
     Attempt,
     Campaign,
     CampaignStats,
@@ -39,6 +40,11 @@ class Tx(LedgerState, Protocol):
     tenant_id: str
 
     def tenant(self) -> Tenant | None: ...
+
+    def committed_allocations(self, campaign_id: int) -> Iterable[Allocation]:
+        """A campaign's committed allocations (approved customers), in no set order. Read by
+        the dashboard only (its ledger page's tiers), never on an API call."""
+        ...
 
     def next_tenant_number(self) -> int:
         """A store-wide unique integer tenant id (`Tenant.numeric_id`): FIRST_TENANT_NUMBER,

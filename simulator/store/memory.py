@@ -176,6 +176,14 @@ class MemoryTx:
             count = d.committed_by_campaign.get(cid, 0) + (1 if now else -1)
             self._set(d.committed_by_campaign, cid, count)
 
+    def committed_allocations(self, campaign_id: int) -> list[Allocation]:
+        # no index: the dashboard's reads may scan; the API's paths never call this
+        return [
+            a
+            for a in self._d.allocations.values()
+            if a.campaign_id == campaign_id and a.status is AllocationStatus.COMMITTED
+        ]
+
     def open_allocations(self, campaign_id: int) -> list[Allocation]:
         ids = self._d.open_by_campaign.get(campaign_id, {})
         return [self._d.allocations[i] for i in ids]

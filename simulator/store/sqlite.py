@@ -313,6 +313,9 @@ _ALLOCATIONS_COMMITTED = (
     "SELECT count(*) FROM allocations WHERE tenant_id = ? AND campaign_id = ? "
     "AND status = 'committed'"
 )
+_ALLOCATIONS_COMMITTED_ROWS = (  # the partial index allocations_committed serves it
+    "SELECT data FROM allocations WHERE tenant_id = ? AND campaign_id = ? AND status = 'committed'"
+)
 _EVENT_GET = "SELECT data FROM triggered_events WHERE tenant_id = ? AND id = ?"
 _EVENT_PUT = (
     "INSERT INTO triggered_events (tenant_id, id, data) VALUES (?, ?, ?) "
@@ -692,6 +695,10 @@ class SqliteTx:
                 allocation.id,
             ),
         )
+
+    def committed_allocations(self, campaign_id: int) -> list[Allocation]:
+        rows = self._c.execute(_ALLOCATIONS_COMMITTED_ROWS, (self.tenant_id, campaign_id))
+        return [_allocation_from(row[0]) for row in rows.fetchall()]
 
     def open_allocations(self, campaign_id: int) -> list[Allocation]:
         rows = self._c.execute(_ALLOCATIONS_OPEN, (self.tenant_id, campaign_id)).fetchall()

@@ -141,6 +141,8 @@ def _api_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]
     keeps them nested instead of copying their routes into the app)."""
     for route in routes:
         if isinstance(route, APIRoute):
+            if not route.include_in_schema:
+                continue  # the dashboard's pages (simulator.ui): for people, not an API
             for method in route.methods or ():
                 yield method.lower(), prefix + route.path
         elif getattr(route, "original_router", None) is not None:
