@@ -1,0 +1,66 @@
+"""The pure parts: redaction placeholders and the parity comparison's normalisation."""
+
+from __future__ import annotations
+
+from simulator.parity.compare import compare, diff_body, learn, normalise, substitute
+from simulator.proxy.redact import Redactor
+
+
+def test_redaction_gives_each_value_one_stable_placeholder_everywhere() -> None:
+    r = Redactor(["CustomerID", "attributes"])
+    headers = r.headers([("X-API-KEY", "k-123456"), ("Accept", "application/json")])
+    assert headers == {"x-api-key": "<redacted:1>", "accept": "application/json"}
+    body = r.json(
+        {
+            "CustomerID": "C0042",
+            "attributes": {"email": "a@b.c", "vip": True},
+            "token": "tok-abcdef",
+            "page": 1,
+            "rows": [{"CustomerID": "C0042"}, {"CustomerID": "C0043"}],
+        }
+    )
+    assert body == {
+        "CustomerID": "<redacted:2>",
+        "attributes": {"email": "<redacted:3>", "vip": True},
+        "token": "<redacted:4>",
+        "page": 1,
+        "rows": [{"CustomerID": "<redacted:2>"}, {"CustomerID": "<redacted:5>"}],
+    }
+    # a redacted value echoed elsewhere (a URL, a text) is replaced there too
+    assert r.scrub({"url": "/x?token=tok-abcdef&key=k-123456"}) == {
+        "url": "/x?token=<redacted:4>&key=<redacted:1>"
+    }
+
+
+def test_normalising_ids_times_and_unordered_lists() -> None:
+    value = {
+        "id": "AL_f5191c1e06da3",
+        "uuid": "123e4567-e89b-12d3-a456-426614174000",
+        "at": "2026-01-01T10:00:00Z",
+        "list": [3, 1, 2],
+    }
+    assert normalise(value, unordered=True) == {
+        "id": "<id>",
+        "uuid": "<id>",
+        "at": "<time>",
+        "list": [1, 2, 3],
+    }
+    assert normalise([3, 1, 2]) == [3, 1, 2]  # order kept where the API promises it
+
+
+def test_learned_placeholders_replace_recorded_values_in_later_requests() -> None:
+    mapping: dict[str, object] = {}
+    learn({"rows": [{"CustomerID": "<redacted:2>"}]}, {"rows": [{"CustomerID": "C7"}]}, mapping)
+    assert substitute({"customers": ["<redacted:2>", "x"]}, mapping) == {"customers": ["C7", "x"]}
+
+
+def test_a_renamed_field_is_one_divergence_and_a_new_status_carries_both_answers() -> None:
+    assert diff_body({"title": "A", "n": 1}, {"name": "A", "n": 2}) == [
+        ("renamed", "$.name", "$.title", "$.name"),
+        ("value", "$.n", 1, 2),
+    ]
+    recorded = {"status": 200, "headers": {}, "body": {}}
+    actual = {"status": 409, "headers": {}, "body": {"json": {"error": "duplicate_approval"}}}
+    (d,) = compare(3, "op", recorded, actual, {})
+    assert d.rule == "op: status"
+    assert d.optisim == {"status": 409, "json": {"error": "duplicate_approval"}}
