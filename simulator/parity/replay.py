@@ -141,7 +141,14 @@ def _replay_all(
             content = json.dumps(substitute(body["json"], mapping)).encode()
         else:
             content = body.get("text", "").encode()
-        query = str(httpx.QueryParams(request["query"]))
+        query = str(
+            httpx.QueryParams(
+                [
+                    (k, str(substitute(v, mapping)))
+                    for k, v in httpx.QueryParams(request["query"]).multi_items()
+                ]
+            )
+        )
         answer = http.request(
             request["method"],
             path + (f"?{query}" if query else ""),

@@ -191,7 +191,7 @@ class ProxyApp:
                 "request": {
                     "method": method,
                     "path": path,
-                    "query": raw_query,
+                    "query": self.redactor.query(raw_query),
                     "headers": self.redactor.headers(headers),
                     "body": _body_record(body, dict(headers), self.redactor),
                 },
@@ -237,7 +237,7 @@ class ProxyApp:
                 "request": {
                     "method": scope["method"],
                     "path": rest,
-                    "query": raw_query,
+                    "query": self.redactor.query(raw_query),
                     "headers": self.redactor.headers(headers),
                     "body": _body_record(body, dict(headers), self.redactor),
                 },

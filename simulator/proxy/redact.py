@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 PLACEHOLDER = re.compile(r"^<redacted:\d+>$")
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
@@ -44,6 +45,17 @@ class Redactor:
                 value = self.placeholder(value)
             out[name.lower()] = value
         return out
+
+    def query(self, raw: str) -> str:
+        """A query string with secret-named and configured parameters replaced."""
+        if not raw:
+            return raw
+        pairs = []
+        for name, value in parse_qsl(raw, keep_blank_values=True):
+            if name.lower() in self.fields or _SECRET_NAME.search(name):
+                value = self.placeholder(value)
+            pairs.append((name, value))
+        return urlencode(pairs, safe="<>:")
 
     def json(self, value: Any, *, inside: bool = False) -> Any:
         """`value` with secret and configured fields replaced (`inside`: every scalar)."""

@@ -26,6 +26,9 @@ def test_redaction_gives_each_value_one_stable_placeholder_everywhere() -> None:
         "page": 1,
         "rows": [{"CustomerID": "<redacted:2>"}, {"CustomerID": "<redacted:5>"}],
     }
+    assert r.query("CampaignID=5&token=t-9999&CustomerID=C0043") == (
+        "CampaignID=5&token=<redacted:6>&CustomerID=<redacted:5>"
+    )
     # a redacted value echoed elsewhere (a URL, a text) is replaced there too
     assert r.scrub({"url": "/x?token=tok-abcdef&key=k-123456"}) == {
         "url": "/x?token=<redacted:4>&key=<redacted:1>"
