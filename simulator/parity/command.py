@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from simulator.control_client import ControlError
+from simulator.domain.errors import DomainError
 from simulator.parity.output import as_json, print_table, write_html, write_junit
 from simulator.parity.replay import read_recording, replay, scenario_for, target
 
@@ -23,7 +25,8 @@ def parity() -> None:
 @click.option(
     "--scenario",
     default=None,
-    help="the world the recording was made in (built-in name or file); default: demo",
+    help="the world the recording was made in (built-in name or file); default: derived "
+    "from the recording over the demo world",
 )
 @click.option("--simulator", "simulator_url", default=None, help="replay on this optisim")
 @click.option(
@@ -50,12 +53,14 @@ def check(
     console = Console(stderr=True)
     records = read_recording(recording)
     try:
-        world = scenario_for(records, scenario)
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
+        world, notes = scenario_for(records, scenario)
+        for note in notes:
+            console.print(f"derived: {note}")
+        with target(simulator_url) as url:
+            result = replay(records, url, world, str(recording), admin_key)
+    except (DomainError, ControlError) as exc:
+        console.print(f"[red]the replay could not run:[/red] {exc}")
         sys.exit(2)
-    with target(simulator_url) as url:
-        result = replay(records, url, world, str(recording), admin_key)
     if as_json_flag:
         click.echo(json.dumps(as_json(result), indent=2, default=str))
     else:

@@ -21,6 +21,7 @@ import httpx
 
 from simulator.control_client import ControlClient, NotFound, TenantAccess
 from simulator.parity.compare import PLACEHOLDER, Divergence, compare, judge, learn, substitute
+from simulator.parity.derive import derive_scenario
 from simulator.scenario import load_scenario_file
 from simulator.server_process import ADMIN as DEMO_ADMIN
 from simulator.server_process import SimulatorProcess
@@ -47,24 +48,16 @@ def read_recording(path: Path) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r["seq"])
 
 
-def scenario_for(records: list[dict[str, Any]], scenario: str | None) -> dict[str, Any]:
-    """The scenario given (a built-in name or a file), else the built-in demo world when
-    every campaign the recording names is in it."""
+def scenario_for(
+    records: list[dict[str, Any]], scenario: str | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The scenario given (a built-in name or a file), else one derived from the
+    recording over the built-in demo world (derive.py), with notes on what was derived."""
     loaded = load_scenario_file(scenario or "demo")
     data: dict[str, Any] = loaded.model_dump(mode="json", exclude_none=True)
-    if scenario is None:
-        known = {c["id"] for c in data.get("campaigns", [])}
-        seen = {
-            r["request"]["body"]["json"]["CampaignID"]
-            for r in records
-            if r["kind"] == "webhook" and "CampaignID" in r["request"]["body"].get("json", {})
-        }
-        if not seen <= known:
-            raise ValueError(
-                f"the recording names campaigns {sorted(seen - known)} that the demo world "
-                "lacks: pass --scenario with the world the recording was made in"
-            )
-    return data
+    if scenario is not None:
+        return data, []
+    return derive_scenario(records, data)
 
 
 @contextmanager

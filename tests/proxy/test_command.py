@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from simulator.app import create_app
+from simulator.cli import main
 from simulator.server_process import free_port
 from simulator.settings import SimSettings
 from tests.client.support import INTEGRATIONS, ThreadServer
@@ -76,3 +78,12 @@ def test_the_command_records_and_summarises_at_exit(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert [r["operation"] for r in lines] == ["get_promotion", "validate_customers"]
     assert INTEGRATIONS not in record.read_text()
+
+
+def test_parity_check_says_why_it_cannot_run(tmp_path: Path) -> None:
+    record = tmp_path / "rec.jsonl"
+    record.write_text("")
+    missing = str(tmp_path / "nope.yaml")
+    run = CliRunner().invoke(main, ["parity", "check", str(record), "--scenario", missing])
+    assert run.exit_code == 2
+    assert "the replay could not run" in run.stderr and "nope.yaml" in run.stderr

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from simulator.parity.compare import compare, diff_body, learn, normalise, substitute
+from simulator.parity.derive import derive_scenario
 from simulator.proxy.redact import Redactor
+from simulator.scenario import Scenario, load_scenario_file
 
 
 def test_redaction_gives_each_value_one_stable_placeholder_everywhere() -> None:
@@ -67,3 +71,56 @@ def test_a_renamed_field_is_one_divergence_and_a_new_status_carries_both_answers
     (d,) = compare(3, "op", recorded, actual, {})
     assert d.rule == "op: status"
     assert d.optisim == {"status": 409, "json": {"error": "duplicate_approval"}}
+
+
+def _exchange(seq: int, path: str, query: str, body: object, answer: object) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "kind": "api",
+        "operation": "x",
+        "request": {"method": "POST", "path": path, "query": query, "body": {"json": body}},
+        "response": {"status": 200, "headers": {}, "body": {"json": answer}},
+    }
+
+
+def test_a_world_is_derived_from_what_the_recording_shows() -> None:
+    base = load_scenario_file("demo").model_dump(mode="json", exclude_none=True)
+    records = [
+        {
+            "seq": 1,
+            "kind": "webhook",
+            "operation": "scheduled_campaign",
+            "request": {"body": {"json": {"EventTypeID": 5, "CampaignID": 555}}},
+            "response": {"status": 202, "body": {}},
+        },
+        _exchange(
+            2,
+            "/current/customers/GetProcessedCampaignCustomers",
+            "CampaignID=555&PageNumber=1",
+            None,
+            [{"CustomerID": "vip-1"}, {"CustomerID": "C0000003"}],
+        ),
+        _exchange(
+            3,
+            "/v1/promocodes/SUMMER/validateCustomers",
+            "",
+            {"campaignData": {"campaignId": 555, "actionId": 9}, "contexts": []},
+            {},
+        ),
+        _exchange(
+            4,
+            "/current/customers/GetProcessedCampaignCustomers",
+            "CampaignID=48213",
+            None,
+            [{"CustomerID": "<redacted:1>"}],
+        ),
+    ]
+    world, notes = derive_scenario(records, base)
+    (derived,) = [c for c in world["campaigns"] if c["id"] == 555]
+    assert derived["promoCode"] == "SUMMER" and derived["actionId"] == 9
+    assert derived["targetGroup"] == {"ids": ["vip-1", "C0000003"]}
+    assert {"promoCode": "SUMMER", "promotionName": "SUMMER (derived)"} in world["promoCodes"]
+    assert {"id": "vip-1", "attributes": {}} in world["population"]["customers"]
+    assert len(world["campaigns"]) == len(base["campaigns"]) + 1  # 48213 is the base's
+    assert any("redacted" in n for n in notes) and any("SUMMER" in n for n in notes)
+    Scenario.model_validate(world)  # a world the simulator accepts
