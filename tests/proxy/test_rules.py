@@ -7,7 +7,8 @@ from typing import Any
 from simulator.parity.compare import compare, diff_body, learn, normalise, substitute
 from simulator.parity.derive import derive_scenario
 from simulator.proxy.redact import Redactor
-from simulator.scenario import Scenario, load_scenario_file
+from simulator.scenario import load_scenario_file
+from simulator.specs import Scenario
 
 
 def test_redaction_gives_each_value_one_stable_placeholder_everywhere() -> None:
