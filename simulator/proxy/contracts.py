@@ -2,7 +2,9 @@
 
 The operation is found by method and path template (literal segments compared without
 regard to case: the real core API accepts any spelling of its paths); bodies are checked
-with a JSON-schema validator (OpenAPI 3.1 schemas are JSON Schema 2020-12)."""
+with jsonschema-rs (OpenAPI 3.1 schemas are JSON Schema 2020-12; the Rust validator
+checks a 1,000-context validation body in ~0.2 ms where the pure-Python `jsonschema`
+took ~94 ms, docs/decisions.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema_rs import Draft202012Validator
 
 JSON = dict[str, Any]
 DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "contracts"
@@ -99,9 +101,10 @@ class ContractChecker:
         if value is _NOT_JSON:
             return [f"{where}: the body is not JSON"]
         errors = sorted(
-            self._validator(document, schema).iter_errors(value), key=lambda e: list(e.path)
+            self._validator(document, schema).iter_errors(value),
+            key=lambda e: [str(p) for p in e.instance_path],
         )
-        return [f"{where} at {_json_path(e.absolute_path)}: {e.message}" for e in errors[:5]]
+        return [f"{where} at {_json_path(e.instance_path)}: {e.message}" for e in errors[:5]]
 
     def check_request(
         self, method: str, path: str, query: dict[str, str], body: bytes

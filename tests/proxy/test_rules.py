@@ -38,6 +38,10 @@ def test_redaction_gives_each_value_one_stable_placeholder_everywhere() -> None:
     assert r.scrub({"url": "/x?token=tok-abcdef&key=k-123456"}) == {
         "url": "/x?token=<redacted:4>&key=<redacted:1>"
     }
+    assert r.scrub({"message": "customer C0042 was approved already"}) == {
+        "message": "customer <redacted:2> was approved already"
+    }
+    assert r.scrub("C00420 and xC0042") == "C00420 and xC0042"  # whole words only
 
 
 def test_normalising_ids_times_and_unordered_lists() -> None:
