@@ -8,6 +8,7 @@ it (a cancellation cancels it) through the control client."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import tempfile
@@ -26,6 +27,9 @@ from simulator.scenario import load_scenario_file
 from simulator.server_process import ADMIN as DEMO_ADMIN
 from simulator.server_process import SimulatorProcess
 
+# a redacted secret in a request (a CE v2 registration's own webhook secret) is replaced
+# by this one: the replay needs a valid secret, not the integrator's
+REPLAY_SECRET = "whsec_" + base64.b64encode(b"optisim-parity-replay-secret").decode()
 SKIP_HEADERS = {"content-length", "host", "connection", "transfer-encoding", "x-api-key"}
 
 
@@ -131,7 +135,7 @@ def _replay_all(
         path = "/".join(str(substitute(p, mapping)) for p in request["path"].split("/"))
         body = request["body"]
         if "json" in body:
-            content = json.dumps(substitute(body["json"], mapping)).encode()
+            content = json.dumps(_fresh_secrets(substitute(body["json"], mapping))).encode()
         else:
             content = body.get("text", "").encode()
         query = str(
@@ -165,3 +169,13 @@ def _replay_all(
             d.request = {"method": request["method"], "path": request["path"], "body": body}
             judge(d, record)
             result.divergences.append(d)
+
+
+def _fresh_secrets(value: Any, secret: bool = False) -> Any:
+    if isinstance(value, dict):
+        return {k: _fresh_secrets(v, "secret" in k.lower()) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fresh_secrets(v, secret) for v in value]
+    if secret and isinstance(value, str) and PLACEHOLDER.match(value):
+        return REPLAY_SECRET
+    return value

@@ -1,10 +1,10 @@
 """`optisim proxy` and `optisim parity check` against an upstream that differs on purpose.
 
-The upstream is a second optisim (uvicorn in a thread) set to ignore duplicate approvals
-and wrapped in a small ASGI middleware that words one error differently and renames one
-field. The reference client runs its scheduled flow through the proxy (webhooks too);
-the parity check replays the recording on a fresh tenant of an optisim process and must
-find exactly the three planted differences."""
+The upstream is a second optisim process set to ignore duplicate approvals and wrapped
+in a small ASGI middleware (tests/proxy/upstream.py) that words one error differently
+and renames one field. The reference client runs its scheduled flow through the proxy
+(webhooks too); the parity check replays the recording on a fresh tenant of an optisim
+process of its own and must find exactly the three planted differences."""
 
 from __future__ import annotations
 
@@ -19,57 +19,16 @@ import yaml
 from click.testing import CliRunner
 
 from reference_client import ClientConfig, Integrator, MemoryJournal, create_listener_app
-from simulator.app import create_app
 from simulator.cli import main
 from simulator.control_client import AsyncControlClient
 from simulator.parity.replay import read_recording
 from simulator.proxy.app import ProxyApp, ProxyConfig
-from simulator.server_process import SCHEDULED, demo_scenario
-from simulator.settings import SimSettings
+from simulator.server_process import SCHEDULED, SimulatorProcess, demo_scenario
 from tests.client.support import ADMIN, DEMO_SECRET, INTEGRATIONS, ThreadServer, serve_here
+from tests.proxy.upstream import PLANTED_MESSAGE
 
 pytestmark = pytest.mark.timeout(120)
 CUSTOMERS = 30
-PLANTED_MESSAGE = "Promotion does not exist"
-
-
-class Differ:
-    """Rewrites two answers of the wrapped app: the 404 text of an unknown promotion and
-    the `name` of a promotion (renamed `title`)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "GET"
-            or not path.startswith("/v1/promotions/")
-        ):
-            await self.app(scope, receive, send)
-            return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            else:
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    body = json.loads(b"".join(chunks))
-                    if start["status"] == 404:
-                        body["message"] = PLANTED_MESSAGE
-                    elif "name" in body:
-                        body["title"] = body.pop("name")
-                    raw = json.dumps(body).encode()
-                    headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
-                    headers.append((b"content-length", str(len(raw)).encode()))
-                    await send({**start, "headers": headers})
-                    await send({"type": "http.response.body", "body": raw})
-
-        await self.app(scope, receive, capture)
 
 
 def world(tmp_path: Path) -> Path:
@@ -127,10 +86,14 @@ def test_proxy_records_a_flow_and_parity_finds_exactly_the_planted_differences(
 ) -> None:
     scenario = world(tmp_path)
     record = tmp_path / "rec.jsonl"
-    upstream_app = Differ(
-        create_app(SimSettings(scenario=str(scenario), duplicate_approvals="ignore"))
+    upstream = SimulatorProcess(
+        demo_scenario(CUSTOMERS),
+        tmp_path,
+        factory="tests.proxy.upstream:differing_app",
+        env={"SIM_DUPLICATE_APPROVALS": "ignore"},
     )
-    with ThreadServer(upstream_app) as upstream:
+    try:
+        asyncio.run(upstream.wait_ready())
         proxy = ProxyApp(
             ProxyConfig(
                 upstream_optimove=upstream.url,
@@ -141,6 +104,8 @@ def test_proxy_records_a_flow_and_parity_finds_exactly_the_planted_differences(
         )
         with ThreadServer(proxy) as served:
             seen = asyncio.run(drive(proxy, served.url, upstream.url))
+    finally:
+        upstream.stop()
     assert seen["again"].status_code == 200  # the upstream ignores the repeated approval
     assert seen["unknown"].json()["message"] == PLANTED_MESSAGE
     assert "title" in seen["known"].json()

@@ -6,6 +6,7 @@ from typing import Any
 
 from simulator.parity.compare import compare, diff_body, learn, normalise, substitute
 from simulator.parity.derive import derive_scenario
+from simulator.parity.replay import REPLAY_SECRET, _fresh_secrets
 from simulator.proxy.redact import Redactor
 from simulator.scenario import load_scenario_file
 from simulator.specs import Scenario
@@ -129,3 +130,10 @@ def test_a_world_is_derived_from_what_the_recording_shows() -> None:
     assert len(world["campaigns"]) == len(base["campaigns"]) + 1  # 48213 is the base's
     assert any("redacted" in n for n in notes) and any("SUMMER" in n for n in notes)
     Scenario.model_validate(world)  # a world the simulator accepts
+
+
+def test_a_redacted_secret_in_a_replayed_request_becomes_a_valid_one() -> None:
+    body = {"url": "http://x", "secret": "<redacted:3>", "other": "<redacted:4>"}
+    fresh = _fresh_secrets(body)
+    assert fresh["secret"] == REPLAY_SECRET and fresh["other"] == "<redacted:4>"
+    assert REPLAY_SECRET.startswith("whsec_")
