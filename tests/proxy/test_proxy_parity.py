@@ -111,7 +111,8 @@ def test_proxy_records_a_flow_and_parity_finds_exactly_the_planted_differences(
     assert "title" in seen["known"].json()
     assert seen["approved"]
     # the renamed field breaks the published contract: the proxy saw it
-    assert any("get_promotion" in name for name in proxy.stats.violations), proxy.stats
+    assert set(proxy.stats.violations) == {"get_promotion"}, proxy.stats  # nothing else
+    assert '"name" is a required property' in proxy.stats.examples["get_promotion"]
     records = read_recording(record)
     assert any(r["kind"] == "webhook" for r in records)
     assert all(r["response"]["status"] < 500 for r in records)
