@@ -13,6 +13,8 @@ from simulator import __version__
 from simulator.domain.errors import DomainError
 from simulator.listener_check.command import listener as contract_listener
 from simulator.load.command import load as load_command
+from simulator.parity.command import parity
+from simulator.proxy.command import proxy
 
 console = Console(stderr=True)
 
@@ -208,3 +210,5 @@ contract.add_command(contract_listener)
 
 
 main.add_command(load_command)  # `optisim load`: simulator/load/
+main.add_command(proxy)  # `optisim proxy`: simulator/proxy/
+main.add_command(parity)  # `optisim parity check`: simulator/parity/

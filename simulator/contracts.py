@@ -1093,8 +1093,12 @@ WEBHOOK_HEADERS: list[JSON] = [
     {
         "name": "traceparent",
         "in": "header",
-        "required": True,
-        "description": "W3C Trace Context (version 00, sampled): one trace per event, the same "
+        # optisim sends it on every attempt, but Optimove's webhooks are not documented to
+        # carry it: a listener must not require it, and a recorded real webhook without
+        # it (optisim proxy) is no contract violation.
+        "required": False,
+        "description": "An optisim addition (Optimove does not document it: do not require "
+        "it). W3C Trace Context (version 00, sampled): one trace per event, the same "
         "trace id on every attempt and re-send of a `webhook-id`, a new parent (span) id per "
         "attempt. Pass it on (same trace id, your own span id) with your calls about the "
         "event: the simulator's journal records a request's valid `traceparent`.",

@@ -57,7 +57,8 @@ class SimulatorProcess:
 
     `port`: a fixed port (so an integrator's app can be configured with the URL before
     the simulator starts), else a free one. `journal`: record requests (the listener check
-    reads its evidence from the journal; the demo switches it off for speed)."""
+    reads its evidence from the journal; the demo switches it off for speed). `factory`:
+    another uvicorn app factory (a test's wrapped app); `env`: more SIM_* settings."""
 
     def __init__(
         self,
@@ -66,6 +67,8 @@ class SimulatorProcess:
         *,
         port: int | None = None,
         journal: bool = False,
+        factory: str = "simulator.cli:app_from_env",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -78,13 +81,14 @@ class SimulatorProcess:
             "SIM_HOST": "127.0.0.1",
             "SIM_PORT": str(self.port),
             "SIM_JOURNAL": "true" if journal else "false",
+            **(env or {}),
         }
         self.proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "simulator.cli:app_from_env",
+                factory,
                 "--factory",
                 "--host",
                 "127.0.0.1",
