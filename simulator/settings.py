@@ -34,6 +34,12 @@ class SimSettings(BaseSettings):
         description="refuse a legacy login (429) while the user holds an unexpired token "
         "or within a second of their last login, as Optimove does",
     )
+    token_retention_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="how long an expired legacy token is kept (answering 403 Expired) "
+        "before it is purged",
+    )
     sweep_seconds: float = Field(1.0, gt=0, description="how often due clearances run")
     workers: int = Field(1, ge=1, le=64)
     webhooks: bool = Field(True, description="deliver the outbox over HTTP")
