@@ -21,6 +21,8 @@ import httpx
 import yaml
 
 from simulator.scenario import builtin_scenario
+from simulator.serving import uvicorn_cli_args
+from simulator.settings import SimSettings
 
 # The demo world's fixed names (simulator/scenarios/demo.yaml). PLAIN's promo code has no
 # Promotions promotion: its customers are approved without validation (wire-contract §2.1).
@@ -93,6 +95,7 @@ class SimulatorProcess:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                *uvicorn_cli_args(SimSettings()),  # request-head limits and timeouts
             ],
             env=env,
         )
