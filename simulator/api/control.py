@@ -24,7 +24,7 @@ from simulator.api.schemas import ErrorResponse, Session
 from simulator.domain.errors import invalid, not_found
 from simulator.domain.models import Tenant, WebhookKind
 from simulator.domain.periods import iso_time
-from simulator.scenario import BUILTINS, builtin_scenario, parse_scenario
+from simulator.scenario import BUILTINS, parse_scenario, shared_builtin
 from simulator.services import campaigns, tenants
 from simulator.specs import Attributes, CampaignCreate, CampaignId, Id, Scenario, ScenarioDocument
 from simulator.wire import IsoTime, WireModel
@@ -125,7 +125,7 @@ async def create_tenant(
 ) -> Response:
     if body.scenario is not None and body.builtin is not None:
         raise invalid("scenario", "give either scenario or builtin, not both")
-    scenario = body.scenario or (builtin_scenario(body.builtin) if body.builtin else Scenario())
+    scenario = body.scenario or (shared_builtin(body.builtin) if body.builtin else Scenario())
     tenant, keys = await call(
         rt, tenants.create_tenant, scenario, name=body.name, builtin=body.builtin is not None
     )
@@ -205,7 +205,7 @@ async def load_scenario(
     if builtin is not None and body.strip():
         raise invalid("builtin", "give either a scenario body or builtin, not both")
     if builtin is not None:
-        scenario = builtin_scenario(builtin)
+        scenario = shared_builtin(builtin)
     else:
         scenario = parse_scenario(body, source="body")
     tenant = await call(
