@@ -251,3 +251,30 @@ def test_expired_tokens_are_purged_after_their_retention(make_sim: Any) -> None:
         "/current/general/login", json={"Username": "demo", "Password": "demo"}
     )
     assert relogin.status_code == 200
+
+
+def test_a_sqlite_file_from_before_the_username_index_gets_it(tmp_path: Path) -> None:
+    """Tenants written before `legacy_users` existed are indexed at the next start; of
+    two declaring one username the first keeps it (the one login found first)."""
+    path = tmp_path / "old.sqlite"
+    rt = Runtime(store=SqliteStore(path))
+    tenants.ensure_scenario_tenant(rt, builtin_scenario("demo"))
+    copy, _ = tenants.create_tenant(rt, builtin_scenario("demo"), builtin=True)
+    rt.store.close()
+    with sqlite3.connect(path) as db:  # as an older build left it: no index, a duplicate
+        db.execute("DELETE FROM legacy_users")
+        raw = db.execute("SELECT data FROM tenants WHERE id = ?", (copy.id,)).fetchone()[0]
+        db.execute(
+            "UPDATE tenants SET data = ? WHERE id = ?",
+            (raw.replace(f"demo-{copy.id}".encode(), b"demo"), copy.id),
+        )
+    db.close()
+    store = SqliteStore(path)
+    try:
+        assert store.user_tenant("demo") == DEMO_TENANT
+        rt = Runtime(store=store)
+        token = tenants.login(rt, "demo", "demo")
+        found = store.lookup_token(token)
+        assert found is not None and found.tenant_id == DEMO_TENANT
+    finally:
+        store.close()
