@@ -91,6 +91,7 @@ def create_app(
         token_ttl_s=settings.token_ttl_seconds,
         login_limits=settings.login_limits,
         max_tenants=settings.max_tenants,
+        token_retention_s=settings.token_retention_seconds,
     )
     if wall is not None:
         runtime.wall = wall
@@ -220,6 +221,13 @@ async def _sweep(runtime: Runtime, duties: DutySweep, every: float, freeze: bool
                 duties.visited(tenant_id, next_at)
             except Exception:  # keep sweeping: one broken tenant must not stop the clock
                 LOG.exception("sweep failed for tenant %s", tenant_id)
+        try:  # expired login tokens go even when nobody uses them again
+            if runtime.store.blocking:
+                await asyncio.to_thread(tenants.purge_tokens, runtime)
+            else:
+                tenants.purge_tokens(runtime)
+        except Exception:
+            LOG.exception("purging expired tokens failed")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -76,6 +76,7 @@ def serve(**options: Any) -> None:
     """Run the simulator (Optimove core, CE v2, Promotions and the /_sim control API)."""
     import uvicorn
 
+    from simulator.serving import uvicorn_options
     from simulator.settings import SimSettings
 
     try:
@@ -109,6 +110,7 @@ def serve(**options: Any) -> None:
         workers=settings.workers,
         access_log=settings.access_log,
         log_level="warning",
+        **uvicorn_options(settings),
     )
 
 

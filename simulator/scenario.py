@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -170,10 +171,29 @@ def _looks_like_json(text: str | bytes) -> bool:
 
 
 def builtin_scenario(name: str) -> Scenario:
+    """A built-in scenario (a copy of its own: callers may change it)."""
+    _check_builtin(name)
+    return _parsed_builtin(name).model_copy(deep=True)
+
+
+def _check_builtin(name: str) -> None:
     if name not in BUILTINS:
         raise DomainError(
             "unknown_scenario", f"no built-in scenario {name!r} ({', '.join(BUILTINS)})"
         )
+
+
+def shared_builtin(name: str) -> Scenario:
+    """A built-in scenario shared by every caller, for those that only read it (creating
+    a tenant from it): no copy, no parse."""
+    _check_builtin(name)
+    return _parsed_builtin(name)
+
+
+@cache
+def _parsed_builtin(name: str) -> Scenario:
+    # Parsed once per process: PyYAML took ~30 ms a parse, which was most of the cost of
+    # `POST /_sim/tenants {"builtin": "demo"}` (a tenant per test creates thousands).
     text = resources.files("simulator.scenarios").joinpath(f"{name}.yaml").read_text("utf-8")
     return parse_scenario(text, source=f"{name}.yaml")
 

@@ -21,6 +21,7 @@ import httpx
 import yaml
 
 from simulator.scenario import builtin_scenario
+from simulator.settings import SimSettings
 
 # The demo world's fixed names (simulator/scenarios/demo.yaml). PLAIN's promo code has no
 # Promotions promotion: its customers are approved without validation (wire-contract §2.1).
@@ -97,6 +98,7 @@ class SimulatorProcess:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                *uvicorn_cli_args(SimSettings()),  # request-head limits and timeouts
             ],
             env=env,
         )
@@ -123,3 +125,22 @@ class SimulatorProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+
+
+# uvicorn's http protocol with the request-head limits (simulator/serving.py; named, not
+# imported: serving imports uvicorn, which the pytest plugin, a user of this module, must
+# not load in its own process).
+HEAD_LIMITED_PROTOCOL = "simulator.serving:HeadLimitedProtocol"
+
+
+def uvicorn_cli_args(settings: SimSettings) -> list[str]:
+    """The request-head limits as `python -m uvicorn` options (the environment carries the
+    rest): the same as `simulator.serving.uvicorn_options` in process."""
+    return [
+        "--http",
+        HEAD_LIMITED_PROTOCOL,
+        "--h11-max-incomplete-event-size",
+        str(settings.max_head_bytes),
+        "--timeout-keep-alive",
+        str(settings.keep_alive_seconds),
+    ]

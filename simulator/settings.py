@@ -34,6 +34,12 @@ class SimSettings(BaseSettings):
         description="refuse a legacy login (429) while the user holds an unexpired token "
         "or within a second of their last login, as Optimove does",
     )
+    token_retention_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="how long an expired legacy token is kept (answering 403 Expired) "
+        "before it is purged",
+    )
     sweep_seconds: float = Field(1.0, gt=0, description="how often due clearances run")
     workers: int = Field(1, ge=1, le=64)
     webhooks: bool = Field(True, description="deliver the outbox over HTTP")
@@ -47,6 +53,19 @@ class SimSettings(BaseSettings):
         ge=1,
         description="tenants the server holds at once (the server's own included); "
         "creating one more is refused with 409 too_many_tenants",
+    )
+    max_head_bytes: int = Field(
+        65_536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="request line and headers together at most this many bytes (else 431)",
+    )
+    max_headers: int = Field(100, ge=1, le=10_000, description="header fields (else 431)")
+    head_timeout_seconds: float = Field(
+        10.0, gt=0, le=3600, description="a request head must arrive within this (else 408)"
+    )
+    keep_alive_seconds: int = Field(
+        5, ge=1, le=3600, description="an idle kept-alive connection closes after this"
     )
     express: bool = Field(
         True, description="serve the per-event operations by the express lane (else FastAPI)"

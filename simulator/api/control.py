@@ -31,7 +31,7 @@ from simulator.control_models import (
 from simulator.domain.errors import invalid, not_found
 from simulator.domain.models import Tenant, WebhookKind
 from simulator.domain.periods import iso_time
-from simulator.scenario import BUILTINS, builtin_scenario, parse_scenario
+from simulator.scenario import BUILTINS, parse_scenario, shared_builtin
 from simulator.services import campaigns, tenants
 from simulator.specs import CampaignCreate, CampaignId, Id, Scenario
 
@@ -92,7 +92,7 @@ async def create_tenant(
 ) -> Response:
     if body.scenario is not None and body.builtin is not None:
         raise invalid("scenario", "give either scenario or builtin, not both")
-    scenario = body.scenario or (builtin_scenario(body.builtin) if body.builtin else Scenario())
+    scenario = body.scenario or (shared_builtin(body.builtin) if body.builtin else Scenario())
     tenant, keys = await call(
         rt, tenants.create_tenant, scenario, name=body.name, builtin=body.builtin is not None
     )
@@ -174,7 +174,7 @@ async def load_scenario(
     if builtin is not None and body.strip():
         raise invalid("builtin", "give either a scenario body or builtin, not both")
     if builtin is not None:
-        scenario = builtin_scenario(builtin)
+        scenario = shared_builtin(builtin)
     else:
         scenario = parse_scenario(body, source="body")
     tenant = await call(

@@ -20,6 +20,11 @@ def expired(token: Token, now: float, ttl_s: float) -> bool:
     return now - token.last_used > ttl_s
 
 
+def expiry_cutoff(now: float, ttl_s: float) -> float:
+    """Tokens last used before this instant have expired (`expired` is true for them)."""
+    return now - ttl_s
+
+
 def login_retry_after(
     held: Token | None, last_login_at: float | None, now: float, ttl_s: float
 ) -> int | None:

@@ -89,7 +89,9 @@ def validate_contexts(
 
     Rules:
     - Idempotent per allocation key (campaign, customer, eventId-or-none): a key holding a
-      live allocation gets that same allocation back, never a second reservation.
+      live allocation gets that same allocation back, never a second reservation. A dry
+      run shows it with its id too, as the real call does (it reserves nothing new, so
+      it has nothing to hide); a dry run of a new reservation has no id.
     - A customer (or event) approved on this campaign while no Promotions promotion owned
       its code (wire-contract §2.1, rev 2) is `customer_limit_reached`: rewarded already.
     - Otherwise the first failing check, in `REASONS` order, is the customer's reason.
@@ -145,7 +147,7 @@ def _validate_one(
             tier_id=existing.tier_id,
             tier_name=existing.tier_name,
             reward=existing.reward,
-            allocation_id=None if dry_run else existing.id,
+            allocation_id=existing.id,  # dry run or not: the allocation exists already
         )
 
     if promotion.status is not PromotionStatus.ACTIVE:

@@ -53,6 +53,7 @@ class Runtime:
     duplicates: DuplicateMode = "reject"
     token_ttl_s: float = 1200.0
     login_limits: bool = True  # 429 on a login too soon (wire-contract §2, "Login limits")
+    token_retention_s: float = 3600.0  # expired login tokens are purged this long after
     max_tenants: int = 20_000  # tenants created over the control API refuse beyond this
 
     def now(self, tenant: Tenant) -> datetime:

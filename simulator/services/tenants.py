@@ -390,6 +390,15 @@ def login(rt: Runtime, username: str, password: str) -> str:
     raise DomainError("unauthorized", "Unauthorized")
 
 
+def purge_tokens(rt: Runtime) -> int:
+    """Delete the login tokens expired for longer than the retention, so tokens nobody
+    uses again do not pile up. Until then an expired token still answers 403
+    `Authorization-Token Expired`, the answer a client re-logs in on; after, it is an
+    unknown token (401). Returns how many went."""
+    cutoff = auth.expiry_cutoff(rt.wall(), rt.token_ttl_s + rt.token_retention_s)
+    return rt.store.purge_tokens(cutoff)
+
+
 def authenticate_token(rt: Runtime, token: str) -> tuple[str, Role]:
     """The token's tenant and role; it expires 20 minutes after its last use → 403."""
     found = rt.store.lookup_token(token)

@@ -131,6 +131,8 @@ def test_the_flow_answers_the_same_with_and_without_the_lane(twins: Twins) -> No
         body = validation(customer, event)
         both(twins, posting(VALIDATE, body, params={"dryRun": "true"}))
         both(twins, posting(VALIDATE, body))
+        held = both(twins, posting(VALIDATE, body, params={"dryRun": "true"}))
+        assert held.json()["contexts"][0]["effects"][0]["allocationId"]  # the held id
         both(twins, posting(VALIDATE, body, params={"dryRun": "false"}))
     (c0, e0), (c1, e1), (c2, e2) = pairs[:3]
     assert both(twins, lambda s: s.post(APPROVAL, approval(c0, e0))).status_code == 200

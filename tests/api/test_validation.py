@@ -402,13 +402,18 @@ def test_dry_run_reserves_nothing_and_returns_no_allocation_id(sim: Sim) -> None
     assert ledger(sim) == before
 
 
-def test_dry_run_of_a_held_allocation_shows_it_without_its_id(sim: Sim) -> None:
+def test_dry_run_of_a_held_allocation_returns_its_id(sim: Sim) -> None:
+    """The real call answers a dry run for a customer holding a live allocation with the
+    existing allocation's id (issue 17); it reserves nothing more."""
     sim.execute()
-    validate(sim, [cid(1)], SCHEDULED, "WELCOME50")
+    [held] = validate(sim, [cid(1)], SCHEDULED, "WELCOME50")
+    allocation_id = held["effects"][0]["allocationId"]
+    assert allocation_id
     usage = sim.usage()
-    results = validate(sim, [cid(1)], SCHEDULED, "WELCOME50", dry_run=True)
-    assert results[0]["valid"] is True
-    assert results[0]["effects"][0].get("allocationId") is None
+    results = validate(sim, [cid(1), cid(2)], SCHEDULED, "WELCOME50", dry_run=True)
+    assert [r["valid"] for r in results] == [True, True]
+    assert results[0]["effects"][0]["allocationId"] == allocation_id
+    assert results[1]["effects"][0].get("allocationId") is None  # nothing held: no id
     assert sim.usage() == usage
 
 

@@ -208,8 +208,8 @@ class LedgerMachine(RuleBasedStateMachine):
         for result in results:
             assert (result.reason is None) == result.valid
             assert result.reason is None or result.reason in validation.REASONS
-            if dry_run:
-                assert result.allocation_id is None
+            if dry_run:  # only an allocation held already shows its id
+                assert result.allocation_id is None or result.allocation_id in self.allocations
             elif result.valid:
                 assert result.allocation_id is not None
                 self.allocations.add(result.allocation_id)
