@@ -17,12 +17,14 @@ from fastapi.openapi.utils import get_openapi
 
 from simulator import __version__
 from simulator.api import ce_v2, control, core, errors, promotions, webhooks
+from simulator.api import coverage as coverage_routes
 from simulator.api.express import ExpressLane
 from simulator.api.journal import Journal
 from simulator.api.middleware import SimMiddleware
 from simulator.faults import FaultRegistry, RateLimiter
 from simulator.scenario import load_scenario_file
 from simulator.services import campaigns, tenants
+from simulator.services.coverage import CoverageLog
 from simulator.services.runtime import RandomIds, Runtime, SeededIds
 from simulator.settings import SimSettings
 from simulator.specs import Scenario
@@ -124,6 +126,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.journal = Journal(settings.journal_size, settings.journal)
+    app.state.coverage = CoverageLog()
     app.state.delivery_log = delivery_log
     app.state.dispatcher = dispatcher
     app.state.faults = faults
@@ -133,7 +136,7 @@ def create_app(
     errors.install(app)
     # Hot routes first: Starlette tries routes in order (16-19 % of a 1-context validate
     # was route matching with Promotions third in line).
-    routers = (promotions, core, ce_v2, control, webhooks)
+    routers = (promotions, core, ce_v2, control, webhooks, coverage_routes)
     for module in routers:
         app.include_router(module.router)
     routes = [route for module in routers for route in module.router.routes]
@@ -143,6 +146,7 @@ def create_app(
         journal=app.state.journal,
         max_body=settings.max_body_bytes,
         on_write=dispatcher.wake,
+        coverage=app.state.coverage,
         express=(
             partial(ExpressLane.build, routes, EXPRESS, app.exception_handlers)
             if settings.express

@@ -208,3 +208,7 @@ contract.add_command(contract_listener)
 
 
 main.add_command(load_command)  # `optisim load`: simulator/load/
+
+from simulator.coverage.command import coverage as coverage_command  # noqa: E402
+
+main.add_command(coverage_command)  # `optisim coverage`: simulator/coverage/

@@ -176,6 +176,7 @@ async def load_scenario(
         scenario = parse_scenario(body, source="body")
     tenant = await call(rt, tenants.load_scenario, caller.tenant_id, scenario)
     request.app.state.dispatcher.forget(caller.tenant_id)
+    request.app.state.coverage.clear(caller.tenant_id)  # a fresh world starts uncovered
     _arm_faults(request, caller.tenant_id, scenario)
     _, now = await call(rt, tenants.get_tenant, tenant.id)
     return encode.json_response(_tenant(tenant, now))
@@ -190,6 +191,7 @@ async def load_scenario(
 async def reset_tenant(rt: RuntimeDep, caller: AdminDep, request: Request) -> Response:
     tenant = await call(rt, tenants.reset_tenant, caller.tenant_id)
     request.app.state.journal.clear(caller.tenant_id)
+    request.app.state.coverage.clear(caller.tenant_id)
     request.app.state.dispatcher.forget(caller.tenant_id)
     _, now = await call(rt, tenants.get_tenant, tenant.id)
     return encode.json_response(_tenant(tenant, now))

@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from simulator.api.core import CORE_FUNCTIONS
 from simulator.api.errors import RESERVED_ROOTS, error_response
 from simulator.api.journal import Journal
+from simulator.domain.rules import CATALOGUE
+from simulator.services import coverage as cov
 
 # A version segment of a core base URL: `/v3.0/`, `/v1.6/` (wire-contract §2, rev 2). Two
 # numbers always: `/v1/` is the Promotions API, not a core base.
@@ -51,6 +53,7 @@ class SimMiddleware:
         max_body: int,
         on_write: Callable[[], None] | None = None,
         express: Callable[[ASGIApp], ASGIApp] | None = None,
+        coverage: cov.CoverageLog | None = None,
     ) -> None:
         # The express lane (simulator.api.express) sits in front of the routers, inside
         # this middleware: the hot operations are journalled, limited and cut like any other.
@@ -58,6 +61,7 @@ class SimMiddleware:
         self.journal = journal
         self.max_body = max_body
         self.on_write = on_write
+        self.coverage = coverage
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,16 +114,19 @@ class SimMiddleware:
                 return
             await send(message)
 
+        hits, token = cov.start()
         try:
             await self.app(scope, self._limited(receive), send_wrapper)
             if scope["method"] != "GET" and path.startswith("/_sim/") and self.on_write:
                 self.on_write()  # execute / cancel / events write webhooks: wake the relay
         finally:
+            cov.stop(token)
             tenant = scope.get("optisim.tenant")
+            entry: dict[str, Any] = {}
             if tenant is not None and self.journal.enabled:
                 self.journal.record(
                     tenant,
-                    {
+                    entry := {
                         "at": time.time(),
                         "method": scope["method"],
                         "path": path,
@@ -130,6 +137,11 @@ class SimMiddleware:
                         "fault": scope.get("optisim.fault"),
                     },
                 )
+            if tenant is not None and self.coverage is not None:
+                if not path.startswith("/_sim"):  # the integrator's calls, not control ones
+                    _note_outcome(hits, scope)
+                if hits:
+                    self.coverage.record(tenant, hits, entry.get("seq"))
 
     def _limited(self, receive: Receive) -> Receive:
         """Count streamed body bytes too (a chunked body has no Content-Length)."""
@@ -158,6 +170,20 @@ class SimMiddleware:
     ) -> None:
         response = error_response(scope["path"], status, code, msg, None, headers)
         await response(scope, _no_body, send)
+
+
+def _note_outcome(hits: list[cov.Hit], scope: Scope) -> None:
+    """Rules the request's outcome shows by itself: an injected fault, and a refusal the
+    services did not note with its campaign (authentication, the login limits...)."""
+    fault = scope.get("optisim.fault")
+    if fault is not None:
+        action = "rate_limit" if fault == "rate_limited" else fault
+        action = "error" if action.startswith("error_") else action
+        if f"fault.api.{action}" in CATALOGUE:
+            hits.append((None, f"fault.api.{action}", 1))
+    code = scope.get("optisim.error")
+    if code is not None and not hits and f"refused.{code}" in CATALOGUE:
+        hits.append((None, f"refused.{code}", 1))
 
 
 async def _no_body() -> Message:

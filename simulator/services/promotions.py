@@ -10,6 +10,7 @@ from simulator.domain.errors import DomainError, not_found
 from simulator.domain.models import PeriodCaps, Promotion, PromotionStatus, Usage
 from simulator.domain.redemptions import RedemptionItem, RedemptionRejection
 from simulator.domain.validation import Context, ContextResult
+from simulator.services import coverage
 from simulator.services.campaigns import require_tenant, settled_campaign, targeted_index
 from simulator.services.runtime import Runtime
 from simulator.specs import PromotionCreate
@@ -148,17 +149,22 @@ def validate_customers(
                 index = population.index_of(customer_id)
             return None if index is None else population.customer(index)
 
-        results = validation.validate_contexts(
-            tx,
-            promotion=promotion,
-            promocode=promocode,
-            campaign=campaign,
-            contexts=contexts,
-            targeting=targeting,
-            now=now,
-            ids=rt.ids,
-            dry_run=dry_run,
-        )
+        try:
+            results = validation.validate_contexts(
+                tx,
+                promotion=promotion,
+                promocode=promocode,
+                campaign=campaign,
+                contexts=contexts,
+                targeting=targeting,
+                now=now,
+                ids=rt.ids,
+                dry_run=dry_run,
+            )
+        except DomainError as error:
+            coverage.hit_refusal(campaign_id, error.code)
+            raise
+        _cover_validation(campaign_id, promotion.id, results)
         if not dry_run:
             reasons = [(r.customer_id, r.reason) for r in results if r.reason is not None]
             valid = len(results) - len(reasons)
@@ -166,6 +172,18 @@ def validate_customers(
                 campaign_id, audit.record_validation(tx.stats(campaign_id), valid, reasons, now)
             )
         return promotion, results
+
+
+def _cover_validation(campaign_id: int, promotion_id: str, results: list[ContextResult]) -> None:
+    counts: dict[str, int] = {}
+    for r in results:
+        rule = f"validate.{r.reason}" if r.reason is not None else "validate.valid"
+        counts[rule] = counts.get(rule, 0) + 1
+        if r.tier_id is not None:
+            tier = f"tier.{promotion_id}.{r.tier_id}"
+            counts[tier] = counts.get(tier, 0) + 1
+    for rule, times in counts.items():
+        coverage.hit(campaign_id, rule, times)
 
 
 def report_redemptions(
@@ -186,6 +204,11 @@ def report_redemptions(
                 refused_by_campaign.setdefault(allocation.campaign_id, []).append(
                     (rejection.allocation_id, rejection.reason)
                 )
+        for campaign_id, n in per_campaign.items():
+            coverage.hit(campaign_id, "redeem.accepted", n)
+        for campaign_id, refused in refused_by_campaign.items():
+            for _, reason in refused:
+                coverage.hit(campaign_id, f"redeem.{reason}")
         for campaign_id in set(per_campaign) | set(refused_by_campaign):
             if tx.campaign(campaign_id) is None:
                 continue
