@@ -212,3 +212,7 @@ main.add_command(load_command)  # `optisim load`: simulator/load/
 from simulator.coverage.command import coverage as coverage_command  # noqa: E402
 
 main.add_command(coverage_command)  # `optisim coverage`: simulator/coverage/
+
+from simulator.stories.command import story as story_command  # noqa: E402
+
+main.add_command(story_command)  # `optisim story list|run`: simulator/stories/
