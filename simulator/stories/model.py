@@ -44,6 +44,9 @@ class World(StoryModel):
         None, description="the demo world's scheduled campaign size"
     )
     clock: Literal["manual", "realtime"] = "manual"
+    start: str | None = Field(
+        None, description="where the simulator clock starts (ISO 8601 with a zone)"
+    )
     promotions: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="promotion id → fields laid over it"
     )

@@ -92,6 +92,8 @@ def world_of(world: World, base: Path, offset: int) -> dict[str, Any]:
         data = loaded
     data = copy.deepcopy(data)
     data.setdefault("clock", {})["mode"] = world.clock
+    if world.start is not None:
+        data["clock"]["start"] = world.start
     for item in data.get("promotions", []):
         item.update(world.promotions.get(str(item.get("id")), {}))
     for item in data.get("campaigns", []):
