@@ -17,6 +17,7 @@ from simulator.api import encode
 from simulator.api.deps import AdminDep, RuntimeDep, call
 from simulator.api.routing import WireRoute
 from simulator.api.schemas import ErrorResponse
+from simulator.control_models import Coverage
 from simulator.domain.rules import CATALOGUE, Rule, tier_rules
 from simulator.services import coverage, promotions
 
@@ -29,7 +30,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 SCAN = 100_000  # deliveries and attempts read per request (a test tenant has far fewer)
 
 
-@router.get("/coverage", operation_id="get_coverage", responses=ERRORS)
+@router.get("/coverage", operation_id="get_coverage", response_model=Coverage, responses=ERRORS)
 async def get_coverage(
     rt: RuntimeDep,
     caller: AdminDep,

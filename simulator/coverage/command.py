@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import httpx
 from rich.console import Console
 from rich.markup import escape
+
+from simulator.control_client import ControlClient, ControlError
 
 
 @click.command("coverage")
@@ -79,7 +80,7 @@ def coverage(
     out, err = Console(), Console(stderr=True)
     try:
         body = fetch(simulator_url, admin_key, campaign_id)
-    except (httpx.HTTPError, ValueError) as exc:
+    except ControlError as exc:
         err.print(f"[red]could not read the coverage:[/red] {escape(str(exc))}", soft_wrap=True)
         raise SystemExit(2) from None
     failures = problems(body, min_ratio, list(require))
@@ -94,15 +95,6 @@ def coverage(
 
 
 def fetch(url: str, admin_key: str, campaign_id: int | None) -> dict[str, Any]:
-    """The body of `GET /_sim/coverage`; `ValueError` when the simulator refuses."""
-    params = {"campaignId": campaign_id} if campaign_id is not None else {}
-    response = httpx.get(
-        url.rstrip("/") + "/_sim/coverage",
-        params=params,
-        headers={"X-API-KEY": admin_key},
-        timeout=30,
-    )
-    if response.is_error:
-        raise ValueError(f"{response.status_code} from {url}: {response.text[:300]}")
-    body: dict[str, Any] = response.json()
-    return body
+    """The body of `GET /_sim/coverage` (`ControlError` when it cannot be read)."""
+    with ControlClient(url, admin_key, timeout=30) as control:
+        return control.get_coverage(campaign_id).model_dump()

@@ -145,59 +145,65 @@ class StoryRun:
 
     async def prepare(self) -> None:
         world = world_of(self.story.world, self.base, self.offset)
-        await self.admin.call("POST", "/_sim/scenario", json=world)
+        a, control = self.admin, self.admin.control
+        await a.run(control.load_scenario(world))
         if self.target.secret:  # a loaded world keeps the running tenant's secret: set it
-            body = {"secret": self.target.secret, "overlapSeconds": 0}
-            await self.admin.call("POST", "/_sim/webhooks/secret/rotate", json=body)
-        await self.admin.call("DELETE", "/_sim/faults")
-        await self.admin.call("PUT", "/_sim/journal", json={"enabled": True})
-        config = {"timeScale": RETRY_TIME_SCALE, "timeoutSeconds": self.target.timeout_s}
-        await self.admin.call("PUT", "/_sim/webhooks/config", json=config)
+            await a.run(control.rotate_webhook_secret(self.target.secret, overlap_seconds=0))
+        await a.run(control.clear_faults())
+        await a.run(control.set_journal(True))
+        await a.run(
+            control.set_webhook_config(
+                time_scale=RETRY_TIME_SCALE, timeout_seconds=self.target.timeout_s
+            )
+        )
+        # The integrator's listeners, registered as its own setup would (Optimove's API).
         scheduled = self.target.at(self.target.scheduled_path)
         for event_type in (5, 4):
             body = {"EventTypeID": event_type, "ListenerURL": scheduled}
-            await self.admin.call("POST", "/current/general/RegisterEventListener", json=body)
+            await a.post_api("/current/general/RegisterEventListener", body)
         for campaign in world.get("campaigns", []):
             for channel in campaign.get("channels", []):
                 body = {"EventTypeID": 13, "ListenerURL": scheduled, "ChannelID": channel}
-                await self.admin.call("POST", "/current/general/RegisterEventListener", json=body)
+                await a.post_api("/current/general/RegisterEventListener", body)
         hook = {"url": self.target.at(self.target.triggered_path)}
-        await self.admin.call("POST", "/conditional-execution/v2/triggered/webhooks/", json=hook)
+        await a.post_api("/conditional-execution/v2/triggered/webhooks/", hook)
         await self.tail.skip_past()
 
     async def step(self, step: Step) -> None:
-        a = self.admin
+        a, control = self.admin, self.admin.control
         action = step.action
         if step.execute is not None:
-            await a.call("POST", f"/_sim/campaigns/{self.cid(step.execute)}/execute")
+            await a.run(control.execute_campaign(self.cid(step.execute)))
             self.note(f"executed campaign {step.execute}")
         elif step.cancel is not None:
-            await a.call("POST", f"/_sim/campaigns/{self.cid(step.cancel)}/cancel")
+            await a.run(control.cancel_campaign(self.cid(step.cancel)))
             self.note(f"cancelled campaign {step.cancel}")
         elif step.clear is not None:
-            await a.call("POST", f"/_sim/campaigns/{self.cid(step.clear)}/clear")
+            await a.run(control.clear_campaign(self.cid(step.clear)))
             self.note(f"cleared campaign {step.clear} (its ClearanceRequiredBy came)")
         elif step.emit is not None:
             await self.emit(step)
         elif step.advance is not None:
-            await a.call("POST", "/_sim/clock/advance", json={"seconds": step.advance})
+            await a.run(control.advance_clock(step.advance))
             self.note(f"advanced the simulator clock {step.advance:g} s")
         elif step.faults is not None:
             rules = [r.model_dump(mode="json", exclude_none=True) for r in step.faults]
-            await a.call("PUT", "/_sim/faults", json={"seed": 1, "rules": rules})
+            await a.run(control.set_faults(rules, seed=1))
             self.note(f"armed {len(rules)} fault rule(s)")
         elif step.clear_faults:
-            await a.call("DELETE", "/_sim/faults")
+            await a.run(control.clear_faults())
             self.note("cleared the fault rules")
         elif step.rotate_secret is not None:
-            body = step.rotate_secret.model_dump(exclude_none=True)
-            await a.call("POST", "/_sim/webhooks/secret/rotate", json=body)
-            self.note(f"rotated the webhook secret (overlap {body['overlapSeconds']} s)")
+            rotate = step.rotate_secret
+            await a.run(
+                control.rotate_webhook_secret(rotate.secret, overlap_seconds=rotate.overlapSeconds)
+            )
+            self.note(f"rotated the webhook secret (overlap {rotate.overlapSeconds} s)")
         elif step.resend is not None:
             found = await a.deliveries(self.cid(step.resend))
             ids = [i for i, d in found.items() if d["status"] == "delivered"]
             for event_id in ids:
-                await a.call("POST", f"/_sim/deliveries/{event_id}/resend")
+                await a.run(control.resend_delivery(event_id))
             self.note(f"re-sent {len(ids)} delivered webhook(s) of campaign {step.resend}")
         elif step.settle is not None:
             settled, waited = await self.settle(step.settle.quiet, step.settle.deadline)
@@ -211,17 +217,21 @@ class StoryRun:
     async def emit(self, step: Step) -> None:
         e = step.emit
         assert e is not None
-        body: dict[str, Any] = {"context": e.context}
-        if e.customers is not None:
-            body["customers"] = [{"customerId": c, "context": e.context} for c in e.customers]
-        else:
-            body["count"] = e.count
-        if e.rate is not None:
-            body["rate"] = e.rate  # the simulator paces their webhooks
-        found = await self.admin.call(
-            "POST", f"/_sim/campaigns/{self.cid(e.campaign)}/events", json=body
+        customers = (
+            None
+            if e.customers is None
+            else [{"customerId": c, "context": e.context} for c in e.customers]
         )
-        self.note(f"emitted {found['count']} triggered event(s) of campaign {e.campaign}")
+        found = await self.admin.run(
+            self.admin.control.emit_events(
+                self.cid(e.campaign),
+                count=e.count,
+                customers=customers,
+                context=e.context,
+                rate=e.rate,  # the simulator paces their webhooks
+            )
+        )
+        self.note(f"emitted {found.count} triggered event(s) of campaign {e.campaign}")
 
     async def settle(self, quiet: float, deadline_s: float) -> tuple[bool, float]:
         """Wait until no webhook is pending and the integrator has sent nothing for
@@ -229,11 +239,11 @@ class StoryRun:
         started = last = time.monotonic()
         while True:
             new = await self.tail.poll()
-            pending = await self.admin.call(
-                "GET", "/_sim/deliveries", params={"status": "pending", "limit": 1}
+            pending = await self.admin.run(
+                self.admin.control.list_deliveries(status="pending", limit=1)
             )
             now = time.monotonic()
-            if new or pending["deliveries"]:
+            if new or pending:
                 last = now
             elif now - last >= quiet:
                 return True, now - started
@@ -251,10 +261,8 @@ class StoryRun:
         return await self.judge_campaign(index, x)
 
     async def report(self, story_id: int) -> dict[str, Any]:
-        found: dict[str, Any] = await self.admin.call(
-            "GET", f"/_sim/campaigns/{self.cid(story_id)}/report"
-        )
-        return found
+        found = await self.admin.run(self.admin.control.get_campaign_report(self.cid(story_id)))
+        return found.model_dump()
 
     def label(self, story_id: int) -> str:
         return f"campaign {story_id} (run as {self.cid(story_id)})"
@@ -317,7 +325,7 @@ class StoryRun:
         ]
 
     async def judge_covered(self, index: int, wanted: list[str]) -> Outcome:
-        body = await self.admin.call("GET", "/_sim/coverage")
+        body = (await self.admin.run(self.admin.control.get_coverage())).model_dump()
         rows = {row["id"]: row for row in body["rules"]}
         missing, seen = [], []
         for glob in wanted:
@@ -418,7 +426,7 @@ async def run_stories(
     results = []
     base = random.Random().randrange(1, 20_000) * 100_000  # ids stay below 2**31
     async with SimAdmin(sim_url, admin_key) as admin:
-        await admin.call("GET", "/_sim/health")
+        await admin.run(admin.control.health())
         for n, (story, folder) in enumerate(stories):
             say(f"story {story.name}")
             run = StoryRun(admin, target, story, folder, say, base + n * 100_000)
