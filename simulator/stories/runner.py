@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from simulator.listener_check.admin import CheckAborted, JournalTail, SimAdmin
+from simulator.listener_check.runner import ensure_listening
 from simulator.server_process import demo_scenario
 from simulator.stories.model import Count, Expectation, Range, Step, Story, World
 
@@ -427,6 +428,7 @@ async def run_stories(
     base = random.Random().randrange(1, 20_000) * 100_000  # ids stay below 2**31
     async with SimAdmin(sim_url, admin_key) as admin:
         await admin.run(admin.control.health())
+        await ensure_listening(target.url, target.timeout_s)
         for n, (story, folder) in enumerate(stories):
             say(f"story {story.name}")
             run = StoryRun(admin, target, story, folder, say, base + n * 100_000)
