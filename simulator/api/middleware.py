@@ -121,7 +121,7 @@ class SimMiddleware:
                 self.on_write()  # execute / cancel / events write webhooks: wake the relay
         finally:
             cov.stop(token)
-            tenant = scope.get("optisim.tenant")
+            tenant = scope.get("optisim.tenant") or hits.tenant
             entry: dict[str, Any] = {}
             if tenant is not None and self.journal.enabled:
                 self.journal.record(
@@ -172,7 +172,7 @@ class SimMiddleware:
         await response(scope, _no_body, send)
 
 
-def _note_outcome(hits: list[cov.Hit], scope: Scope) -> None:
+def _note_outcome(hits: cov.Hits, scope: Scope) -> None:
     """Rules the request's outcome shows by itself: an injected fault, and a refusal the
     services did not note with its campaign (authentication, the login limits...)."""
     fault = scope.get("optisim.fault")

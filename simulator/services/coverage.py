@@ -19,7 +19,15 @@ from simulator.domain.rules import refusal
 
 Hit = tuple[int | None, str, int]  # (campaign id or None, rule id, times)
 
-_HITS: ContextVar[list[Hit] | None] = ContextVar("optisim_coverage_hits", default=None)
+
+class Hits(list[Hit]):
+    """The rules one request exercised; `tenant` names the tenant when the request has no
+    authenticated caller (a login, an expired token) but the service found it."""
+
+    tenant: str | None = None
+
+
+_HITS: ContextVar[Hits | None] = ContextVar("optisim_coverage_hits", default=None)
 
 
 def hit(campaign_id: int | None, rule: str, times: int = 1) -> None:
@@ -27,6 +35,15 @@ def hit(campaign_id: int | None, rule: str, times: int = 1) -> None:
     hits = _HITS.get()
     if hits is not None and times > 0:
         hits.append((campaign_id, rule, times))
+
+
+def hit_tenant(tenant_id: str, rule: str) -> None:
+    """A rule exercised by a request that names no tenant by its key (the legacy login's
+    429, an expired token): the service knows the tenant, the middleware does not."""
+    hits = _HITS.get()
+    if hits is not None:
+        hits.tenant = tenant_id
+        hits.append((None, rule, 1))
 
 
 def hit_refusal(campaign_id: int | None, code: str, rejected: Iterable[object] = ()) -> None:
@@ -39,12 +56,12 @@ def hit_refusal(campaign_id: int | None, code: str, rejected: Iterable[object] =
         hit(campaign_id, f"approve.{reason}", reasons.count(reason))
 
 
-def start() -> tuple[list[Hit], Token[list[Hit] | None]]:
-    hits: list[Hit] = []
+def start() -> tuple[Hits, Token[Hits | None]]:
+    hits = Hits()
     return hits, _HITS.set(hits)
 
 
-def stop(token: Token[list[Hit] | None]) -> None:
+def stop(token: Token[Hits | None]) -> None:
     _HITS.reset(token)
 
 

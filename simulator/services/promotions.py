@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 from simulator.domain import audit, promotions, redemptions, validation
@@ -175,15 +177,19 @@ def validate_customers(
 
 
 def _cover_validation(campaign_id: int, promotion_id: str, results: list[ContextResult]) -> None:
-    counts: dict[str, int] = {}
-    for r in results:
-        rule = f"validate.{r.reason}" if r.reason is not None else "validate.valid"
-        counts[rule] = counts.get(rule, 0) + 1
-        if r.tier_id is not None:
-            tier = f"tier.{promotion_id}.{r.tier_id}"
-            counts[tier] = counts.get(tier, 0) + 1
-    for rule, times in counts.items():
-        coverage.hit(campaign_id, rule, times)
+    # One C-level pass over the results (a valid result has a tier, an invalid one none);
+    # the reasons are counted only when some were refused.
+    tiers = Counter(map(_TIER, results))
+    refused = tiers.pop(None, 0)
+    for tier, times in tiers.items():
+        coverage.hit(campaign_id, f"tier.{promotion_id}.{tier}", times)
+    coverage.hit(campaign_id, "validate.valid", len(results) - refused)
+    if refused:
+        for reason, times in Counter([r.reason for r in results if r.reason]).items():
+            coverage.hit(campaign_id, f"validate.{reason}", times)
+
+
+_TIER = attrgetter("tier_id")
 
 
 def report_redemptions(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.api.support import cid, emit_for
@@ -93,3 +94,33 @@ def test_loading_a_scenario_starts_uncovered_and_refusals_outside_campaigns_coun
     assert counts(coverage(sim)) == {}  # an unknown key belongs to no tenant
     assert sim.execute(999).status_code == 404
     assert counts(coverage(sim)) == {}  # control calls' refusals are not the integrator's
+
+
+class Wall:
+    def __init__(self) -> None:
+        self.now = 1_795_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_expiry_and_the_re_login_429_count_for_the_users_tenant(
+    make_sim: Callable[..., Sim],
+) -> None:
+    wall = Wall()
+    sim = make_sim(wall=wall)
+    body = {"Username": "demo", "Password": "demo"}
+    token = sim.client.post("/current/general/login", json=body).json()
+    assert sim.client.post("/current/general/login", json=body).status_code == 429
+    wall.now += 21 * 60
+    expired = sim.client.get(
+        "/current/general/GetLastDataUpdate", headers={"Authorization-Token": token}
+    )
+    assert expired.status_code == 403
+    found = counts(coverage(sim))
+    assert found == {"refused.too_many_requests": 1, "refused.token_expired": 1}
+    rows = {r["id"]: r for r in coverage(sim)["rules"]}
+    entries = sim.get("/_sim/journal", params={"limit": 100}).json()["entries"]
+    by_seq = {e["seq"]: e for e in entries}
+    assert by_seq[rows["refused.too_many_requests"]["example"]]["status"] == 429
+    assert by_seq[rows["refused.token_expired"]["example"]]["status"] == 403
