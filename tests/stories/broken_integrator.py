@@ -29,12 +29,15 @@ class Broken:
     ignore_webhook_id: bool = False
     blind_retries: bool = False
     seen: set[str] = field(default_factory=set, init=False)
+    http: httpx.AsyncClient | None = field(default=None, init=False)  # one, like a real app
     tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while True:
                 kind = (await receive())["type"]
+                if kind == "lifespan.shutdown":
+                    await self.aclose()
                 await send({"type": f"{kind}.complete"})
                 if kind == "lifespan.shutdown":
                     return
@@ -59,12 +62,20 @@ class Broken:
         await send({"type": "http.response.start", "status": 202, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
+    async def aclose(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
+
     async def handle(self, path: str, data: dict[str, Any]) -> None:
-        async with httpx.AsyncClient(base_url=self.sim_url, headers=KEY, timeout=10) as http:
-            if path.endswith("/triggered"):
-                await self.triggered(http, data)
-            elif data.get("EventTypeID") == 5:
-                await self.scheduled(http, int(data["CampaignID"]))
+        if self.http is None:  # created in the server's loop, closed at its shutdown
+            self.http = httpx.AsyncClient(base_url=self.sim_url, headers=KEY, timeout=10)
+        if path.endswith("/triggered"):
+            await self.triggered(self.http, data)
+        elif data.get("EventTypeID") == 5:
+            await self.scheduled(self.http, int(data["CampaignID"]))
 
     async def scheduled(self, http: httpx.AsyncClient, campaign_id: int) -> None:
         page = await http.get(

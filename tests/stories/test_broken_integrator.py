@@ -18,9 +18,12 @@ from tests.stories.broken_integrator import Broken
 def run_broken(sim_url: str, story: str, **bugs: bool) -> StoryResult:
     async def scenario() -> StoryResult:
         app = Broken(sim_url, **bugs)
-        async with serve_here(app) as url:
-            [result] = await run_stories([builtin(story)], Target(url), sim_url, ADMIN)
-            return result
+        try:
+            async with serve_here(app) as url:
+                [result] = await run_stories([builtin(story)], Target(url), sim_url, ADMIN)
+                return result
+        finally:
+            await app.aclose()
 
     return asyncio.run(scenario())
 

@@ -134,3 +134,26 @@ def test_no_simulator_at_the_url_is_could_not_run() -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert "could not run the stories" in result.output
+
+
+def test_run_starts_a_simulator_on_the_port_the_integrator_was_configured_with(
+    tmp_path: Path,
+) -> None:
+    port = free_port()  # the documented flow: the app is configured before the run
+    with ThreadServer(Broken(f"http://127.0.0.1:{port}")) as app:
+        args = [
+            "story",
+            "run",
+            "--builtin",
+            "happy-path-triggered",
+            "--integrator-url",
+            app.url,
+            "--simulator-port",
+            str(port),
+            "--json",
+            str(tmp_path / "r.json"),
+        ]
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"your integrator must call http://127.0.0.1:{port}" in result.output
+    assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
