@@ -77,6 +77,7 @@ class Call(Generic[T]):
     content: bytes | None = None
     content_type: str | None = None
     authenticated: bool = True
+    text: bool = False  # the answer is text (read gets the body as a str), not JSON
 
 
 def _model(cls: type[M]) -> Callable[[Any], M]:
@@ -149,6 +150,16 @@ def health() -> Call[Health]:
     return Call("GET", "/_sim/health", _model(Health), authenticated=False)
 
 
+def _text(body: Any) -> str:
+    return str(body)
+
+
+def get_metrics() -> Call[str]:
+    """`GET /_sim/metrics`: the server process's Prometheus metrics, as text (no key
+    needed; simulators that serve metrics only)."""
+    return Call("GET", "/_sim/metrics", _text, authenticated=False, text=True)
+
+
 def create_tenant(
     *,
     name: str | None = None,
@@ -171,7 +182,8 @@ def create_tenant(
 
 def delete_tenant(tenant_id: str) -> Call[None]:
     """`DELETE /_sim/tenants/{tenantId}`: the tenant and everything of it go (keys, world,
-    campaigns, deliveries, journal, faults)."""
+    campaigns, deliveries, journal, faults). Only the tenant's own admin key may delete it
+    (another tenant's id is `NotFound`, `unknown_tenant`)."""
     return Call("DELETE", f"/_sim/tenants/{_segment(tenant_id)}", _nothing)
 
 

@@ -138,6 +138,8 @@ def _request_args(client_url: str, key: str | None, call: Call[Any]) -> dict[str
 def _read(call: Call[T], response: HttpResponse) -> T:
     if response.is_error:
         raise from_response(response, call.method, call.path)
+    if call.text:
+        return call.read(response.text)
     return call.read(response.json() if response.content else None)
 
 
@@ -303,6 +305,11 @@ class ControlClient:
         """`GET /_sim/health`: liveness (no key needed): status, version, store."""
         return self.call(calls.health())
 
+    def get_metrics(self) -> str:
+        """`GET /_sim/metrics`: the server process's Prometheus metrics, as text (no key
+        needed; simulators that serve metrics only)."""
+        return self.call(calls.get_metrics())
+
     def create_tenant(
         self,
         *,
@@ -316,7 +323,8 @@ class ControlClient:
 
     def delete_tenant(self, tenant_id: str) -> None:
         """`DELETE /_sim/tenants/{tenantId}`: the tenant and everything of it go (keys, world,
-        campaigns, deliveries, journal, faults)."""
+        campaigns, deliveries, journal, faults). Only the tenant's own admin key may delete it
+        (another tenant's id is `NotFound`, `unknown_tenant`)."""
         return self.call(calls.delete_tenant(tenant_id))
 
     def get_tenant(self) -> Tenant:
@@ -699,6 +707,11 @@ class AsyncControlClient:
         """`GET /_sim/health`: liveness (no key needed): status, version, store."""
         return await self.call(calls.health())
 
+    async def get_metrics(self) -> str:
+        """`GET /_sim/metrics`: the server process's Prometheus metrics, as text (no key
+        needed; simulators that serve metrics only)."""
+        return await self.call(calls.get_metrics())
+
     async def create_tenant(
         self,
         *,
@@ -712,7 +725,8 @@ class AsyncControlClient:
 
     async def delete_tenant(self, tenant_id: str) -> None:
         """`DELETE /_sim/tenants/{tenantId}`: the tenant and everything of it go (keys, world,
-        campaigns, deliveries, journal, faults)."""
+        campaigns, deliveries, journal, faults). Only the tenant's own admin key may delete it
+        (another tenant's id is `NotFound`, `unknown_tenant`)."""
         return await self.call(calls.delete_tenant(tenant_id))
 
     async def get_tenant(self) -> Tenant:

@@ -49,6 +49,8 @@ REFUSALS = {
     "target_group_too_large": "a campaign's target group fits its population",
     "promocode_exists": "a promo code belongs to one promotion",
     "too_many_customers": "a tenant's chosen customers are capped",
+    "username_taken": "a legacy username belongs to one tenant",
+    "too_many_tenants": "at most SIM_MAX_TENANTS tenants exist at once",
     "unknown_object": "an unknown campaign, promotion, promocode... (another tenant's too)",
 }
 

@@ -104,9 +104,10 @@ def optisim(
     options = dict(marker.kwargs) if marker is not None else {}
     unknown = set(options) - {"scenario", "clock", "faults", "name"}
     if unknown or (marker is not None and marker.args):
-        raise pytest.UsageError(
-            f"@pytest.mark.optisim takes scenario=, clock=, faults=, name= "
-            f"(got {sorted(unknown) or list(marker.args if marker else [])})"
+        pytest.fail(
+            "@pytest.mark.optisim takes scenario=, clock=, faults=, name= (got "
+            f"{sorted(unknown) or list(marker.args if marker else [])})",
+            pytrace=False,
         )
     tenant = OptisimTenant.create(optisim_control, **options)
     request.node.stash[TENANT] = tenant

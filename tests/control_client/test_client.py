@@ -82,6 +82,9 @@ def test_tenant_scenario_and_reset(control: ControlClient) -> None:
 def test_new_tenant_gives_keys_secret_and_a_bound_client(control: ControlClient) -> None:
     created = control.create_tenant(name="bare")
     no_unknown_fields(created)
+    copied = control.create_tenant(builtin="demo")
+    no_unknown_fields(copied)
+    assert copied.users and copied.users[0].username
     assert created.name == "bare" and created.admin_key != ADMIN
     with control.with_key(created.admin_key) as bare:
         assert bare.get_tenant().id == created.tenantId
@@ -95,11 +98,25 @@ def test_new_tenant_gives_keys_secret_and_a_bound_client(control: ControlClient)
     assert fresh.url == URL
     assert fresh.integrations_key not in (fresh.admin_key, ADMIN)
 
-    scenario = builtin_scenario("demo")
+    demo = builtin_scenario("demo")  # its legacy username is the demo tenant's: left out
+    scenario = demo.model_copy(update={"tenant": demo.tenant.model_copy(update={"users": []})})
     own = control.new_tenant(scenario=scenario)
     assert own.webhook_secret == scenario.tenant.webhookSecret
     chosen = "whsec_" + "Y2hvc2VuLXNlY3JldC0wMDAwMDAx"
     assert control.new_tenant(webhook_secret=chosen).webhook_secret == chosen
+
+
+def test_a_tenant_is_deleted_by_its_own_admin_key(control: ControlClient) -> None:
+    fresh = control.new_tenant(builtin="demo")
+    mine = control.with_key(fresh.admin_key)
+    mine.execute_campaign(SCHEDULED)
+    with pytest.raises(NotFound) as other:  # another tenant's key cannot delete it
+        control.delete_tenant(fresh.tenant_id)
+    assert other.value.error == "unknown_tenant"
+    mine.delete_tenant(fresh.tenant_id)
+    with pytest.raises(Unauthorized):  # its keys went with it
+        mine.get_tenant()
+    assert control.get_tenant().id == "demo"  # the others stay
 
 
 def test_clock(control: ControlClient) -> None:
@@ -302,3 +319,16 @@ def test_there_is_a_method_for_every_control_operation() -> None:
     for cls in (ControlClient, AsyncControlClient):
         assert operations <= set(dir(cls)), operations - set(dir(cls))
     assert operations <= set(dir(calls))
+
+
+def test_metrics_are_read_as_text() -> None:
+    """`GET /_sim/metrics` answers Prometheus text, not JSON (served by simulators with
+    metrics; here a transport stands in for one)."""
+    exposition = "# TYPE optisim_requests_total counter\noptisim_requests_total 3\n"
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/_sim/metrics" and "x-api-key" not in request.headers
+        return httpx.Response(200, text=exposition, headers={"content-type": "text/plain"})
+
+    with httpx.Client(transport=httpx.MockTransport(serve)) as http:
+        assert ControlClient(URL, ADMIN, http=http).get_metrics() == exposition

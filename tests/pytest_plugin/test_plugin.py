@@ -56,11 +56,21 @@ def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=180)
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def only_the_plugins_used(monkeypatch: pytest.MonkeyPatch, *plugins: str) -> list[str]:
+    """Arguments that load only these plugins (not every installed one: schemathesis,
+    hypothesis and locust cost each inner pytest ~4 s at start). The tests of the entry
+    point itself (autoloading, `-p no:optisim`) keep autoloading."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    names = ("simulator.pytest_plugin.plugin", *plugins)
+    return [arg for name in names for arg in ("-p", name)]
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["entry-point", "xdist"])
 def test_an_integrator_suite_runs_under_the_plugin(
-    pytester: pytest.Pytester, workers: list[str]
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: bool
 ) -> None:
-    result = run_suite(pytester, *workers)
+    args = [*only_the_plugins_used(monkeypatch, "xdist.plugin"), "-n", "2"] if xdist else []
+    result = run_suite(pytester, *args)
     result.assert_outcomes(passed=2, failed=1)
     out = result.stdout.str()
     # The failure names the nearest request, and the report carries the tenant's evidence.
@@ -91,24 +101,38 @@ def running_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         server.stop()
 
 
+@pytest.mark.parametrize("given_by", ["option", "environment"])
 def test_optisim_url_uses_a_running_simulator(
-    running_simulator: str, pytester: pytest.Pytester
+    running_simulator: str,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    given_by: str,
 ) -> None:
     url = running_simulator
     pytester.makepyfile(
         f"""
+        import pytest
+        from simulator.control_client import ControlClient, Unauthorized
+
         KEYS = []
 
         def test_the_given_simulator_is_used(optisim_server, optisim):
             assert optisim_server == optisim.url == {url!r}
             assert optisim.client.get_tenant().id == optisim.tenant_id
             KEYS.append(optisim.admin_key)
+
+        def test_the_tenant_was_deleted_after_the_test():
+            with ControlClient({url!r}, KEYS[0]) as gone, pytest.raises(Unauthorized):
+                gone.get_tenant()
         """
     )
-    result = pytester.runpytest_subprocess(
-        "--optisim-url", url, "-p", "no:cacheprovider", timeout=120
-    )
-    result.assert_outcomes(passed=1)
+    args = only_the_plugins_used(monkeypatch)
+    if given_by == "option":
+        args += ["--optisim-url", url]
+    else:
+        monkeypatch.setenv("OPTISIM_URL", url)
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(passed=2)
 
 
 def test_importing_the_plugin_imports_nothing_heavy() -> None:
