@@ -23,11 +23,12 @@ def list_stories() -> None:
     """The shipped stories (run them with `optisim story run --builtin NAME`)."""
     from simulator.stories.library import builtin, names
 
-    for name in names():
+    shipped = names()
+    width = max(len(n) for n in shipped) + 2
+    for name in shipped:
         found, _ = builtin(name)
-        click.echo(
-            f"{name:34} {found.description.strip().splitlines()[0] if found.description else ''}"
-        )
+        first = found.description.strip().splitlines()[0] if found.description else ""
+        click.echo(f"{name:{width}}{first}")
 
 
 @story.command("run")
