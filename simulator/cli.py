@@ -214,3 +214,11 @@ contract.add_command(contract_listener)
 main.add_command(load_command)  # `optisim load`: simulator/load/
 main.add_command(proxy)  # `optisim proxy`: simulator/proxy/
 main.add_command(parity)  # `optisim parity check`: simulator/parity/
+
+from simulator.coverage.command import coverage as coverage_command  # noqa: E402
+
+main.add_command(coverage_command)  # `optisim coverage`: simulator/coverage/
+
+from simulator.stories.command import story as story_command  # noqa: E402
+
+main.add_command(story_command)  # `optisim story list|run`: simulator/stories/

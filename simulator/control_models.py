@@ -365,3 +365,24 @@ class Faults(Answer):
 
 class JournalSwitch(Answer):
     enabled: bool
+
+
+class CoverageRule(Answer):
+    """One catalogued business rule and how often the tenant's traffic exercised it
+    (`example`: the `seq` of a journal entry that did)."""
+
+    id: str
+    group: str
+    summary: str
+    count: int
+    example: int | None = None
+
+
+class Coverage(Answer):
+    """`GET /_sim/coverage`: every rule, covered or not (`ratio` = covered / total)."""
+
+    campaignId: int | None = None
+    covered: int
+    total: int
+    ratio: float
+    rules: list[CoverageRule]

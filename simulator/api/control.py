@@ -138,6 +138,7 @@ async def delete_tenant(
     state.dispatcher.drop(tenantId)
     state.journal.forget(tenantId)
     state.duties.forget(tenantId)
+    state.coverage.clear(tenantId)
     request.scope.pop("optisim.tenant", None)  # the journal must not recreate its ring
     return Response(status_code=204)
 
@@ -181,6 +182,7 @@ async def load_scenario(
         rt, tenants.load_scenario, caller.tenant_id, scenario, builtin=builtin is not None
     )
     request.app.state.dispatcher.forget(caller.tenant_id)
+    request.app.state.coverage.clear(caller.tenant_id)  # a fresh world starts uncovered
     _arm_faults(request, caller.tenant_id, scenario)
     _, now = await call(rt, tenants.get_tenant, tenant.id)
     return encode.json_response(_tenant(tenant, now))
@@ -195,6 +197,7 @@ async def load_scenario(
 async def reset_tenant(rt: RuntimeDep, caller: AdminDep, request: Request) -> Response:
     tenant = await call(rt, tenants.reset_tenant, caller.tenant_id)
     request.app.state.journal.clear(caller.tenant_id)
+    request.app.state.coverage.clear(caller.tenant_id)
     request.app.state.dispatcher.forget(caller.tenant_id)
     _, now = await call(rt, tenants.get_tenant, tenant.id)
     return encode.json_response(_tenant(tenant, now))

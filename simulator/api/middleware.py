@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from simulator.api.core import CORE_FUNCTIONS
 from simulator.api.errors import RESERVED_ROOTS, error_response
 from simulator.api.journal import Journal
+from simulator.domain.rules import CATALOGUE
+from simulator.services import coverage as cov
 from simulator.tracing import parse as parse_traceparent
 
 # (scope, status, seconds): called once per request after the response (or the error).
@@ -60,6 +62,7 @@ class SimMiddleware:
         on_write: Callable[[str | None], None] | None = None,
         express: Callable[[ASGIApp], ASGIApp] | None = None,
         observe: Observe | None = None,
+        coverage: cov.CoverageLog | None = None,
     ) -> None:
         # The express lane (simulator.api.express) sits in front of the routers, inside
         # this middleware: the hot operations are journalled, limited and cut like any other.
@@ -68,6 +71,7 @@ class SimMiddleware:
         self.max_body = max_body
         self.on_write = on_write
         self.observe = observe
+        self.coverage = coverage
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,6 +128,7 @@ class SimMiddleware:
                 return
             await send(message)
 
+        hits, token = cov.start()
         try:
             await self.app(scope, self._limited(receive), send_wrapper)
             if scope["method"] != "GET" and path.startswith("/_sim/") and self.on_write:
@@ -133,11 +138,13 @@ class SimMiddleware:
         finally:
             if self.observe is not None:
                 self.observe(scope, status, time.perf_counter() - started)
-            tenant = scope.get("optisim.tenant")
+            cov.stop(token)
+            tenant = scope.get("optisim.tenant") or hits.tenant
+            entry: dict[str, Any] = {}
             if tenant is not None and self.journal.enabled_for(tenant):
                 self.journal.record(
                     tenant,
-                    {
+                    entry := {
                         "at": time.time(),
                         "method": scope["method"],
                         "path": path,
@@ -149,6 +156,11 @@ class SimMiddleware:
                         "traceparent": traceparent,
                     },
                 )
+            if tenant is not None and self.coverage is not None:
+                if not path.startswith("/_sim"):  # the integrator's calls, not control ones
+                    _note_outcome(hits, scope)
+                if hits:
+                    self.coverage.record(tenant, hits, entry.get("seq"))
 
     def _limited(self, receive: Receive) -> Receive:
         """Count streamed body bytes too (a chunked body has no Content-Length)."""
@@ -177,6 +189,20 @@ class SimMiddleware:
     ) -> None:
         response = error_response(scope["path"], status, code, msg, None, headers)
         await response(scope, _no_body, send)
+
+
+def _note_outcome(hits: cov.Hits, scope: Scope) -> None:
+    """Rules the request's outcome shows by itself: an injected fault, and a refusal the
+    services did not note with its campaign (authentication, the login limits...)."""
+    fault = scope.get("optisim.fault")
+    if fault is not None:
+        action = "rate_limit" if fault == "rate_limited" else fault
+        action = "error" if action.startswith("error_") else action
+        if f"fault.api.{action}" in CATALOGUE:
+            hits.append((None, f"fault.api.{action}", 1))
+    code = scope.get("optisim.error")
+    if code is not None and not hits and f"refused.{code}" in CATALOGUE:
+        hits.append((None, f"refused.{code}", 1))
 
 
 async def _no_body() -> Message:

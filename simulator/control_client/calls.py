@@ -25,6 +25,7 @@ from simulator.control_models import (
     CampaignReport,
     Clock,
     ClockRequest,
+    Coverage,
     CreatedTenant,
     CreateTenantRequest,
     Delivery,
@@ -499,3 +500,16 @@ def set_faults(rules: Sequence[FaultInput], *, seed: int | None = None) -> Call[
 def clear_faults() -> Call[None]:
     """`DELETE /_sim/faults`: remove the tenant's fault rules."""
     return Call("DELETE", "/_sim/faults", _nothing)
+
+
+# -- coverage --------------------------------------------------------------------------
+def get_coverage(campaign_id: int | None = None) -> Call[Coverage]:
+    """`GET /_sim/coverage`: which business rules the tenant's traffic exercised (one
+    campaign's with `campaign_id`), how often, with an example journal entry."""
+    params = _params(campaignId=campaign_id)
+    return Call("GET", "/_sim/coverage", _model(Coverage), params=params)
+
+
+def clear_coverage() -> Call[None]:
+    """`DELETE /_sim/coverage`: forget what the tenant's traffic covered so far."""
+    return Call("DELETE", "/_sim/coverage", _nothing)

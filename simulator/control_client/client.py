@@ -39,6 +39,7 @@ from simulator.control_models import (
     Campaign,
     CampaignReport,
     Clock,
+    Coverage,
     CreatedTenant,
     Delivery,
     DeliveryDetail,
@@ -541,6 +542,15 @@ class ControlClient:
         """`DELETE /_sim/faults`: remove the tenant's fault rules."""
         return self.call(calls.clear_faults())
 
+    def get_coverage(self, campaign_id: int | None = None) -> Coverage:
+        """`GET /_sim/coverage`: which business rules the tenant's traffic exercised (one
+        campaign's with `campaign_id`), how often, with an example journal entry."""
+        return self.call(calls.get_coverage(campaign_id))
+
+    def clear_coverage(self) -> None:
+        """`DELETE /_sim/coverage`: forget what the tenant's traffic covered so far."""
+        return self.call(calls.clear_coverage())
+
 
 class AsyncControlClient:
     """The simulator's control API, for asyncio: the same methods as `ControlClient`
@@ -937,3 +947,12 @@ class AsyncControlClient:
     async def clear_faults(self) -> None:
         """`DELETE /_sim/faults`: remove the tenant's fault rules."""
         return await self.call(calls.clear_faults())
+
+    async def get_coverage(self, campaign_id: int | None = None) -> Coverage:
+        """`GET /_sim/coverage`: which business rules the tenant's traffic exercised (one
+        campaign's with `campaign_id`), how often, with an example journal entry."""
+        return await self.call(calls.get_coverage(campaign_id))
+
+    async def clear_coverage(self) -> None:
+        """`DELETE /_sim/coverage`: forget what the tenant's traffic covered so far."""
+        return await self.call(calls.clear_coverage())

@@ -34,6 +34,10 @@ from simulator.domain.state import Ids, LedgerState
 
 DuplicateMode = Literal["reject", "ignore"]
 
+# Per-item approval refusals, in the order they are checked (`_item_reason`), and the
+# per-event ones of CE v2 (`approve_event`).
+APPROVAL_REASONS = ("not_targeted", "not_validated", "duplicate_approval", "already_approved")
+
 
 @dataclass(frozen=True, slots=True)
 class ApprovalOutcome:

@@ -8,6 +8,14 @@ from simulator.domain import ledger
 from simulator.domain.models import AllocationStatus
 from simulator.domain.state import LedgerState
 
+# Per-item refusals of a redemption report, in the order they are checked.
+REDEMPTION_REASONS = (
+    "unknown_allocation",
+    "wrong_promotion",
+    "not_approved",
+    "duplicate_redemption",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class RedemptionItem:

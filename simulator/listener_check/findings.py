@@ -179,6 +179,22 @@ def evaluate(o: Observed) -> list[CheckResult]:
     return out
 
 
+def simulator_called(o: Observed, sim_url: str) -> CheckResult:
+    """The integrator called the simulator at all: if not, its app is pointed elsewhere
+    (another URL, or a random port it could not know), and every flow finding follows."""
+    title = "the integrator called the simulator"
+    if o.requests:
+        return _check("simulator_called", title, False, f"{len(o.requests)} request(s)")
+    return _check(
+        "simulator_called",
+        title,
+        True,
+        f"your app never called the simulator at {sim_url}: point its Optimove and "
+        "Promotions base URL there (with --simulator-port the URL is known before the run)",
+        ["the simulator's journal has no request from the integrator"],
+    )
+
+
 def _settled(o: Observed) -> CheckResult:
     if o.settled:
         return _check(

@@ -23,6 +23,7 @@ them only meets 404s; they never touch the campaigns of the `--with-simulator` f
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -76,6 +77,8 @@ class Exchange:
     error: str | None
     ms: float
     response: str
+    body: bytes = b""  # what was sent, and its headers (to explain a refusal)
+    headers: tuple[tuple[str, str], ...] = ()
 
     def line(self) -> str:
         outcome = f"{self.status}" if self.status is not None else f"no answer ({self.error})"
@@ -108,16 +111,43 @@ def webhook_payload(kind: str, now: datetime) -> dict[str, Any]:
         type="triggered",
         promo_code="OPTISIM-PROBE",
         action_id=990,
-        action_name="optisim contract check",
+        action_name="optisim contract check: Prüfung ✓ café",  # non-ASCII: sent as raw UTF-8
         status=CampaignStatus.ACTIVE,
         created_at=now,
         series_id=990,
         trigger="deposit",
     )
     event = TriggeredEvent(
-        f"EV_{secrets.token_hex(12)}", campaign_id, "C0000001", {"depositAmount": 12_000}, now
+        f"EV_{secrets.token_hex(12)}",
+        campaign_id,
+        "C0000001",
+        {"depositAmount": 12_000, "bonusFactor": 1.0},  # written 1.0 (JavaScript writes 1)
+        now,
     )
     return triggered_body(campaign, event)
+
+
+def awkward_body(payload: dict[str, Any]) -> bytes:
+    """The payload as bytes no re-serialisation gives back, valid JSON of the same value:
+    spaces around `:` and `,` and a newline and a tab between members, the members in
+    reverse order, the first character of every ASCII string written as a `\\u` escape,
+    non-ASCII text as raw UTF-8, and an integral number written `1.0` (in the triggered
+    context, which is free-form). A listener that verifies `json.dumps(json.loads(raw))`
+    (or any other re-serialisation) instead of the raw bytes refuses it; one that
+    verifies the raw body accepts it (Standard Webhooks signs the bytes sent)."""
+    return _awkward(payload).encode("utf-8")
+
+
+def _awkward(value: Any) -> str:
+    if isinstance(value, dict):
+        members = [f"{orjson.dumps(k).decode()} : {_awkward(v)}" for k, v in value.items()]
+        return "{ " + " ,\n\t".join(reversed(members)) + " }"
+    if isinstance(value, list):
+        return "[ " + " , ".join(_awkward(v) for v in value) + " ]"
+    if isinstance(value, str) and value and value.isascii():
+        rest = orjson.dumps(value[1:]).decode()[1:]
+        return f'"\\u{ord(value[0]):04x}{rest}'
+    return orjson.dumps(value).decode()
 
 
 def tampered(payload: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +229,7 @@ class Prober:
         except httpx.HTTPError as exc:  # refused, reset, bad URL
             error = f"{type(exc).__name__}: {exc}"[:300]
         ms = (time.perf_counter() - started) * 1000
-        return Exchange(label, target.url, status, error, ms, text)
+        return Exchange(label, target.url, status, error, ms, text, body, tuple(headers.items()))
 
 
 def _result(
@@ -236,19 +266,25 @@ async def check_kind(prober: Prober, target: Target) -> list[CheckResult]:
     """Every listener check for one webhook kind, in the order listed in the module doc."""
     kind = target.kind
     payload = webhook_payload(kind, datetime.fromtimestamp(prober.clock(), UTC))
-    body = orjson.dumps(payload)
+    body = awkward_body(payload)
     msg_id = new_webhook_id()
     first = await prober.send(target, f"{kind} webhook", body, msg_id=msg_id)
-    out = [
-        _result(
-            target,
-            "accepted",
-            f"a {kind} webhook as optisim sends it is answered 2xx in time",
-            [first],
-            lambda e: e.is_2xx,
-            "2xx",
-        )
-    ]
+    accepted = _result(
+        target,
+        "accepted",
+        f"a {kind} webhook (valid JSON written as any sender may: spacing, escapes, "
+        "non-ASCII) is answered 2xx in time",
+        [first],
+        lambda e: e.is_2xx,
+        "2xx",
+    )
+    if first.is_4xx:
+        accepted.detail += "; " + await why_refused(prober, target, payload, first)
+        accepted.evidence += [
+            "the body sent (verify these raw bytes, not a re-serialisation): "
+            + repr(first.body[:200].decode("utf-8", "replace"))
+        ]
+    out = [accepted]
     again = await prober.send(target, f"same {kind} webhook again", body, msg_id=msg_id)
     out.append(
         _result(
@@ -260,7 +296,19 @@ async def check_kind(prober: Prober, target: Target) -> list[CheckResult]:
             "2xx",
         )
     )
-    if target.secret:
+    if target.secret and not first.is_2xx:
+        for name in SIGNATURE_CHECKS:  # a 4xx to everything proves no signature check
+            out.append(
+                CheckResult(
+                    f"{kind}.{name}",
+                    f"listener.{kind}",
+                    "signature check",
+                    "skip",
+                    f"not judged: the listener refused the correctly signed webhook too "
+                    f"(see {kind}.accepted), so its refusals prove nothing",
+                )
+            )
+    elif target.secret:
         refused: list[tuple[str, str, Exchange]] = [
             (
                 "unsigned_refused",
@@ -313,6 +361,44 @@ async def check_kind(prober: Prober, target: Target) -> list[CheckResult]:
         )
     )
     return out
+
+
+async def why_refused(
+    prober: Prober, target: Target, payload: dict[str, Any], refused: Exchange
+) -> str:
+    """Why a listener probably refused a correctly signed webhook, and how to find out: the
+    signature explainer's verdict (`simulator.webhooks.signing.explain`, as `POST
+    /_sim/webhooks/verify` gives it) for that very delivery."""
+    if target.secret is None:
+        return (
+            "it was unsigned because no --secret was given: if your listener verifies "
+            "signatures, pass --secret with the whsec_ secret it verifies with"
+        )
+    headers = dict(refused.headers)
+    statuses = []
+    for label, rewritten in (
+        ("compact JSON", orjson.dumps(payload)),
+        ("JSON with the usual spacing", json.dumps(payload).encode()),
+    ):
+        retry = await prober.send(target, f"{target.kind} webhook as {label}", rewritten)
+        statuses.append(f"{retry.status if retry.status is not None else retry.error}")
+        if retry.is_2xx:
+            # The same value written so passes: the listener verifies what it re-wrote.
+            verdict = signing.explain(
+                rewritten, headers, [target.secret], prober.clock(), refused.body
+            )
+            return (
+                f"the same webhook written as {label} was accepted, so your listener "
+                "verifies a re-serialised body instead of the raw bytes it received; the "
+                f"explainer, for a listener that verified those bytes: {verdict.detail}"
+            )
+    verdict = signing.explain(refused.body, headers, [target.secret], prober.clock())
+    return (
+        f"the explainer, for the bytes sent: {verdict.detail} with the --secret given; "
+        "so check your listener verifies with that same secret (the part after whsec_, "
+        "base64-decoded) over the raw body, and that it answers 2xx once verified "
+        f"(it answered {' and '.join(statuses)} to the same webhook written plainly too)"
+    )
 
 
 async def run_probes(targets: list[Target], timeout_s: float) -> list[CheckResult]:

@@ -9,14 +9,17 @@ probes run first (their webhooks name campaigns the world does not have), then t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from simulator.listener_check.admin import CheckAborted, SimAdmin
-from simulator.listener_check.findings import evaluate
+from simulator.listener_check.findings import evaluate, simulator_called
 from simulator.listener_check.flow import FlowOptions, prepare, run_flow, world
 from simulator.listener_check.model import Report
 from simulator.listener_check.probes import KINDS, Target, run_probes
@@ -84,12 +87,35 @@ class ListenerCheckOptions:
         )
 
 
+async def ensure_listening(url: str, timeout_s: float) -> None:
+    """`CheckAborted` when nothing accepts a connection at `url`: one clear "could not run"
+    instead of a connection error per probe."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CheckAborted(f"--url {url!r} is not an http(s) URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname, port), timeout=timeout_s
+        )
+    except (OSError, TimeoutError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise CheckAborted(
+            f"nothing is listening at {url} ({reason}): start your listener first"
+        ) from None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
 async def run_listener_check(
     options: ListenerCheckOptions, say: Callable[[str], None] = lambda _: None
 ) -> Report:
-    """Run the checks; `CheckAborted` when the simulator cannot be started or driven."""
+    """Run the checks; `CheckAborted` when nothing listens at the URL, or the simulator
+    cannot be started or driven."""
     started = time.perf_counter()
     if not options.with_simulator:
+        await ensure_listening(options.url, options.timeout_s)
         checks = await run_probes(options.targets(), options.timeout_s)
         return Report(options.url, None, checks, time.perf_counter() - started)
     with tempfile.TemporaryDirectory(prefix="optisim-contract-") as tmp:
@@ -112,15 +138,24 @@ async def run_listener_check(
                     f"simulator ready: the integrator must call {sim_url} (Optimove and "
                     f"Promotions base URL) with X-API-KEY {INTEGRATIONS}"
                 )
+                if options.simulator_port is None:
+                    say(
+                        f"note: {sim_url} is on a random port, so your app must be pointed "
+                        "at it now; to configure it beforehand, pass --simulator-port"
+                    )
             else:
                 say(f"using the simulator at {sim_url}: its world is replaced by the demo world")
             async with SimAdmin(sim_url, admin_key) as admin:
                 await admin.run(admin.control.health())
-                flow = options.flow()
+                await ensure_listening(options.url, options.timeout_s)  # after the simulator:
+                flow = options.flow()  # its own problems are named first
                 await prepare(admin, flow, load=process is None)
                 checks = await run_probes(options.targets(), options.timeout_s)
                 if flow.runs_a_campaign:
-                    checks += evaluate(await run_flow(admin, flow, say))
+                    observed = await run_flow(admin, flow, say)
+                    # First: an app that never called the simulator explains every other
+                    # flow finding (it was pointed elsewhere).
+                    checks = [simulator_called(observed, sim_url), *checks, *evaluate(observed)]
                 else:
                     say("no campaign to run (--kinds has no scheduled, and no triggered events)")
         finally:

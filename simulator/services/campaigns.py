@@ -15,6 +15,7 @@ from simulator.domain.errors import DomainError, invalid, not_found
 from simulator.domain.models import Campaign, CampaignStats, CampaignStatus, TargetGroup, Tenant
 from simulator.domain.tiers import holds
 from simulator.population import Population
+from simulator.services import coverage
 from simulator.services.runtime import Runtime
 from simulator.specs import CampaignCreate, TargetGroupSpec
 from simulator.store.base import Tx
@@ -201,6 +202,7 @@ def _execute(rt: Runtime, tx: Tx, tenant: Tenant, campaign: Campaign, now: datet
     tx.put_campaign(executed)
     tx.append_outbox(event)
     tx.put_stats(campaign.id, replace(tx.stats(campaign.id), targeted=len(processed)))
+    coverage.hit(campaign.id, "lifecycle.executed")
     return executed
 
 
@@ -213,6 +215,7 @@ def _clear(rt: Runtime, tx: Tx, tenant: Tenant, campaign: Campaign, now: datetim
     tx.put_stats(
         campaign.id, replace(stats, sent=done.sent, released=stats.released + done.released)
     )
+    coverage.hit(campaign.id, "lifecycle.cleared")
     return done.campaign
 
 
@@ -242,6 +245,7 @@ def cancel_campaign(rt: Runtime, tenant_id: str, campaign_id: int) -> Campaign:
             tx.append_outbox(event)
         stats = tx.stats(campaign_id)
         tx.put_stats(campaign_id, replace(stats, released=stats.released + released))
+        coverage.hit(campaign_id, "lifecycle.cancelled")
         return cancelled
 
 
@@ -318,6 +322,7 @@ def update_customer_promotion_status(
             tenant, campaign, now = settled_campaign(rt, tx, campaign_id)
             if campaign.type != "scheduled":
                 raise not_found("campaign", campaign_id)
+            backed = promotion_backed(tx, campaign)
             outcome = approvals.approve_customers(
                 tx,
                 campaign=campaign,
@@ -325,15 +330,19 @@ def update_customer_promotion_status(
                 is_targeted=_targeting(rt.population(tenant, tx), tx.processed(campaign_id)),
                 now=now,
                 duplicates=rt.duplicates,
-                promotion_backed=promotion_backed(tx, campaign),
+                promotion_backed=backed,
                 ids=rt.ids,
             )
             stats = audit.record_approvals(
                 tx.stats(campaign_id), outcome.approved, outcome.released, now
             )
             tx.put_stats(campaign_id, stats)
+            approved_rule = "approve.approved" if backed else "approve.without_promotion"
+            coverage.hit(campaign_id, approved_rule, outcome.approved)
+            coverage.hit(campaign_id, "approve.released", outcome.released)
             return outcome
     except DomainError as error:
+        coverage.hit_refusal(campaign_id, error.code, (error.details or {}).get("rejected", ()))
         _record_refusal(rt, tenant_id, campaign_id, error)
         raise
 
@@ -357,16 +366,23 @@ def approve_triggered_event(
     try:
         with rt.store.transaction(tenant_id) as tx:
             _, campaign, now = settled_campaign(rt, tx, campaign_id)
+            backed = promotion_backed(tx, campaign)
             status, changed = approvals.approve_event(
                 tx,
                 campaign=campaign,
                 customer_id=customer_id,
                 event_id=event_id,
                 approved=approved,
-                promotion_backed=promotion_backed(tx, campaign),
+                promotion_backed=backed,
                 now=now,
                 ids=rt.ids,
             )
+            if changed and status == "approved":
+                coverage.hit(
+                    campaign_id, "approve.approved" if backed else "approve.without_promotion"
+                )
+            elif changed:
+                coverage.hit(campaign_id, "approve.released")
             if changed:
                 stats = tx.stats(campaign_id)
                 approved_n, released_n = (1, 0) if status == "approved" else (0, 1)
@@ -375,7 +391,9 @@ def approve_triggered_event(
                 )
             return status
     except DomainError as error:
-        if error.code in ("duplicate_approval", "not_validated", "already_approved"):
+        per_event = error.code in ("duplicate_approval", "not_validated", "already_approved")
+        coverage.hit_refusal(campaign_id, error.code, [{"reason": error.code}] if per_event else ())
+        if per_event:
             _record_refusal(
                 rt,
                 tenant_id,
@@ -437,6 +455,7 @@ def emit_events(
             first_seq = first_seq or stored.seq
             ids.append(event.id)
         tx.put_stats(campaign_id, replace(stats, events_emitted=stats.events_emitted + len(ids)))
+        coverage.hit(campaign_id, "lifecycle.event_emitted", len(ids))
         return ids, first_seq
 
 

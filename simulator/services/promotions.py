@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 from simulator.domain import audit, promotions, redemptions, validation
@@ -10,6 +12,7 @@ from simulator.domain.errors import DomainError, not_found
 from simulator.domain.models import PeriodCaps, Promotion, PromotionStatus, Usage
 from simulator.domain.redemptions import RedemptionItem, RedemptionRejection
 from simulator.domain.validation import Context, ContextResult
+from simulator.services import coverage
 from simulator.services.campaigns import require_tenant, settled_campaign, targeted_index
 from simulator.services.runtime import Runtime
 from simulator.specs import PromotionCreate
@@ -148,17 +151,22 @@ def validate_customers(
                 index = population.index_of(customer_id)
             return None if index is None else population.customer(index)
 
-        results = validation.validate_contexts(
-            tx,
-            promotion=promotion,
-            promocode=promocode,
-            campaign=campaign,
-            contexts=contexts,
-            targeting=targeting,
-            now=now,
-            ids=rt.ids,
-            dry_run=dry_run,
-        )
+        try:
+            results = validation.validate_contexts(
+                tx,
+                promotion=promotion,
+                promocode=promocode,
+                campaign=campaign,
+                contexts=contexts,
+                targeting=targeting,
+                now=now,
+                ids=rt.ids,
+                dry_run=dry_run,
+            )
+        except DomainError as error:
+            coverage.hit_refusal(campaign_id, error.code)
+            raise
+        _cover_validation(campaign_id, promotion.id, results)
         if not dry_run:
             reasons = [(r.customer_id, r.reason) for r in results if r.reason is not None]
             valid = len(results) - len(reasons)
@@ -166,6 +174,22 @@ def validate_customers(
                 campaign_id, audit.record_validation(tx.stats(campaign_id), valid, reasons, now)
             )
         return promotion, results
+
+
+def _cover_validation(campaign_id: int, promotion_id: str, results: list[ContextResult]) -> None:
+    # One C-level pass over the results (a valid result has a tier, an invalid one none);
+    # the reasons are counted only when some were refused.
+    tiers = Counter(map(_TIER, results))
+    refused = tiers.pop(None, 0)
+    for tier, times in tiers.items():
+        coverage.hit(campaign_id, f"tier.{promotion_id}.{tier}", times)
+    coverage.hit(campaign_id, "validate.valid", len(results) - refused)
+    if refused:
+        for reason, times in Counter([r.reason for r in results if r.reason]).items():
+            coverage.hit(campaign_id, f"validate.{reason}", times)
+
+
+_TIER = attrgetter("tier_id")
 
 
 def report_redemptions(
@@ -186,6 +210,11 @@ def report_redemptions(
                 refused_by_campaign.setdefault(allocation.campaign_id, []).append(
                     (rejection.allocation_id, rejection.reason)
                 )
+        for campaign_id, n in per_campaign.items():
+            coverage.hit(campaign_id, "redeem.accepted", n)
+        for campaign_id, refused in refused_by_campaign.items():
+            for _, reason in refused:
+                coverage.hit(campaign_id, f"redeem.{reason}")
         for campaign_id in set(per_campaign) | set(refused_by_campaign):
             if tx.campaign(campaign_id) is None:
                 continue

@@ -26,6 +26,7 @@ from simulator.domain.models import (
 )
 from simulator.population import ATTRIBUTES, Population
 from simulator.services import campaigns as campaign_service
+from simulator.services import coverage
 from simulator.services.campaigns import require_tenant
 from simulator.services.promotions import add_promotion, build_promotion
 from simulator.services.runtime import Runtime, clock_now
@@ -376,6 +377,7 @@ def login(rt: Runtime, username: str, password: str) -> str:
                     held = rt.store.lookup_token(previous[0])
                     wait = auth.login_retry_after(held, previous[1], now, rt.token_ttl_s)
                     if wait is not None:
+                        coverage.hit_tenant(tenant.id, "refused.too_many_requests")
                         raise DomainError(
                             "too_many_requests",
                             "Too many requests: log in again only when your token has "
@@ -406,6 +408,7 @@ def authenticate_token(rt: Runtime, token: str) -> tuple[str, Role]:
         raise DomainError("unauthorized", "Unauthorized")
     now = rt.wall()
     if auth.expired(found, now, rt.token_ttl_s):
+        coverage.hit_tenant(found.tenant_id, "refused.token_expired")
         raise DomainError("token_expired", "Authorization-Token Expired")
     rt.store.touch_token(token, now)
     return found.tenant_id, found.role

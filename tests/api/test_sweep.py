@@ -29,6 +29,10 @@ def test_a_realtime_campaign_executes_at_its_time_with_nobody_calling(
     assert created["status"] == "scheduled"
     # The outbox is read without settling the campaign: only the sweep can execute it.
     wait_until(lambda: sim.outbox(kind="scheduled"), timeout=10, what="the sweep to execute 9101")
+    # The execution the clock made counts for the business-rule coverage as a request's.
+    coverage = sim.get("/_sim/coverage", params={"campaignId": 9101}).json()
+    executed = [r for r in coverage["rules"] if r["id"] == "lifecycle.executed"]
+    assert executed and executed[0]["count"] == 1, coverage
 
 
 def test_the_sweep_visits_idle_tenants_only_in_its_full_passes() -> None:

@@ -17,6 +17,7 @@ from simulator.server_process import free_port
 from tests.client.support import DEMO_SECRET, ThreadServer, client_config, serve_here
 
 FLOW_CHECKS = {
+    "flow.simulator_called",
     "flow.settled",
     "flow.scheduled_delivered",
     "flow.channel_delivered",

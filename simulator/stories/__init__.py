@@ -1,0 +1,1 @@
+"""`optisim story`: executable YAML stories run against an integrator under test."""
