@@ -116,12 +116,19 @@ def read_response(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
+def readable(sock: socket.socket, timeout_s: float) -> bool:
+    """Whether the socket has something to read within `timeout_s` (poll, not select:
+    select() refuses descriptors above 1023, which a long test session can reach)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(timeout_s * 1000))
+
+
 def send_head_in_chunks(sock: socket.socket, head: bytes) -> bytes:
     """Send a head 16 KB at a time, stopping at the server's first answer (it refuses
     before reading it all); returns the answer."""
     for start in range(0, len(head), 16384):
-        readable, _, _ = select.select([sock], [], [], 0)
-        if readable:
+        if readable(sock, 0):
             break
         try:
             sock.sendall(head[start : start + 16384])
@@ -191,8 +198,7 @@ def test_a_slow_head_is_closed(server: int) -> None:
                 sock.sendall(b"X")
             except (BrokenPipeError, ConnectionResetError):
                 break
-            readable, _, _ = select.select([sock], [], [], 0.2)
-            if readable:
+            if readable(sock, 0.2):
                 answer = read_all(sock)
                 break
     elapsed = time.monotonic() - started

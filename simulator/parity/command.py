@@ -55,11 +55,12 @@ def check(
     try:
         world, notes = scenario_for(records, scenario)
         for note in notes:
-            console.print(f"derived: {note}")
+            console.print(f"derived: {note}", soft_wrap=True)
         with target(simulator_url) as url:
             result = replay(records, url, world, str(recording), admin_key)
     except (DomainError, ControlError) as exc:
-        console.print(f"[red]the replay could not run:[/red] {exc}")
+        # soft_wrap: a path or id in the reason stays on one line, copyable
+        console.print(f"[red]the replay could not run:[/red] {exc}", soft_wrap=True)
         sys.exit(2)
     if as_json_flag:
         click.echo(json.dumps(as_json(result), indent=2, default=str))

@@ -27,6 +27,7 @@ PATH_VALUES = {
     "campaignId": str(SCHEDULED),
     "customerId": "C0000001",
     "eventId": "evt_unknown",
+    "tenantId": "t_unknown",  # never the tenant under test: DELETE must not remove it
 }
 
 

@@ -83,7 +83,7 @@ def test_the_command_records_and_summarises_at_exit(tmp_path: Path) -> None:
 def test_parity_check_says_why_it_cannot_run(tmp_path: Path) -> None:
     record = tmp_path / "rec.jsonl"
     record.write_text("")
-    missing = str(tmp_path / "nope.yaml")
+    missing = str(tmp_path / ("deep-" * 20) / "nope.yaml")  # longer than a terminal line
     run = CliRunner().invoke(main, ["parity", "check", str(record), "--scenario", missing])
     assert run.exit_code == 2
     assert "the replay could not run" in run.stderr and "nope.yaml" in run.stderr
