@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any
 
@@ -25,7 +26,14 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", envvar="SIM_HOST", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="SIM_PORT", default=8900, show_default=True, type=int)
+@click.option(
+    "--port",
+    envvar="SIM_PORT",
+    default=8900,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port (the banner and --ready-file give the real URL)",
+)
 @click.option(
     "--store",
     envvar="SIM_STORE",
@@ -70,10 +78,21 @@ def main() -> None:
 @click.option(
     "--access-log/--no-access-log", envvar="SIM_ACCESS_LOG", default=False, show_default=True
 )
-def serve(**options: Any) -> None:
+@click.option(
+    "--ready-file",
+    envvar="OPTISIM_READY_FILE",
+    default=None,
+    type=click.Path(dir_okay=False, writable=True),
+    help="once the server answers, write {url, admin_key, integrations_key, "
+    "webhook_secret, pid} to this JSON file [env OPTISIM_READY_FILE]",
+)
+@click.option("--quiet", is_flag=True, help="no banner (for processes started by optisim)")
+def serve(ready_file: str | None, quiet: bool, **options: Any) -> None:
     """Run the simulator (Optimove core, CE v2, Promotions and the /_sim control API)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    from simulator.server_process import StartError, bind_socket, watch_parent
     from simulator.settings import SimSettings
 
     try:
@@ -84,30 +103,92 @@ def serve(**options: Any) -> None:
     except (DomainError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         sys.exit(2)
-    base = f"http://{settings.host}:{settings.port}"
-    admin = next((k.key for k in scenario.tenant.keys if k.role == "admin"), None)
-    console.print(f"[bold]optisim {__version__}[/bold] serving at [cyan]{base}[/cyan]")
-    console.print(
-        f"  tenant [bold]{scenario.tenant.id}[/bold], scenario {settings.scenario!r}, "
-        f"store {settings.store}"
-    )
-    for key in scenario.tenant.keys:
-        console.print(f"  X-API-KEY ({key.role}): [green]{key.key}[/green]")
-    if admin:
-        console.print(f"  try: curl -H 'X-API-KEY: {admin}' {base}/_sim/campaigns")
+    try:  # bound before the banner: a port in use is an error, not "serving at"
+        sock = bind_socket(settings.host, settings.port)
+    except (StartError, OSError) as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        sys.exit(2)
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{port}"
+    keys = {key.role: key.key for key in scenario.tenant.keys}
+    admin = keys.get("admin")
+    if not quiet:
+        console.print(f"[bold]optisim {__version__}[/bold] serving at [cyan]{base}[/cyan]")
+        console.print(
+            f"  tenant [bold]{scenario.tenant.id}[/bold], scenario {settings.scenario!r}, "
+            f"store {settings.store}"
+        )
+        for key in scenario.tenant.keys:
+            console.print(f"  X-API-KEY ({key.role}): [green]{key.key}[/green]")
+        if admin:
+            console.print(f"  try: curl -H 'X-API-KEY: {admin}' {base}/_sim/campaigns")
     # Settings travel to worker processes through the environment (app factory below).
     for name, value in settings.model_dump().items():
         if value is not None:
             os.environ[f"SIM_{name.upper()}"] = str(value)
-    uvicorn.run(
+    os.environ["SIM_PORT"] = str(port)
+    watch_parent()
+    if ready_file:
+        ready = {
+            "url": base,
+            "admin_key": admin,
+            "integrations_key": keys.get("integrations"),
+            "webhook_secret": scenario.tenant.webhookSecret,
+            "pid": os.getpid(),
+        }
+        _write_when_ready(f"{base}/_sim/health", ready_file, ready)
+    config = uvicorn.Config(
         "simulator.cli:app_from_env",
         factory=True,
         host=settings.host,
-        port=settings.port,
+        port=port,
         workers=settings.workers,
         access_log=settings.access_log,
         log_level="warning",
     )
+    server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the
+    # handler found at start: make that one an exit that runs the `finally` below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        if settings.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            config.load_app()
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if ready_file:
+            from pathlib import Path
+
+            Path(ready_file).unlink(missing_ok=True)
+
+
+def _write_when_ready(health_url: str, path: str, ready: dict[str, Any]) -> None:
+    """A thread that writes `ready` to `path` (atomically) once `health_url` answers 200."""
+    import json
+    import threading
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    def poll() -> None:
+        for _ in range(1200):  # two minutes
+            try:
+                if httpx.get(health_url, timeout=2.0).status_code == 200:
+                    target = Path(path)
+                    partial = target.with_name(target.name + ".partial")
+                    partial.write_text(json.dumps(ready, indent=2) + "\n", "utf-8")
+                    partial.replace(target)
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+
+    threading.Thread(target=poll, name="optisim-ready-file", daemon=True).start()
 
 
 def app_from_env() -> Any:
@@ -178,17 +259,27 @@ def demo(
     customers: int, events: int, rate: float, timeout: float, json_path: str | None, quiet: bool
 ) -> None:
     """Run the simulator and the reference client together, both flows end to end."""
+    import time
     from pathlib import Path
 
     import orjson
 
     from simulator.demo import DemoOptions
     from simulator.demo import demo as run_demo
+    from simulator.server_process import stop_on_signals
 
     options = DemoOptions(customers, events, rate, timeout, quiet)
     out = Console()
+    started = time.monotonic()
     try:
-        result = run_demo(options, out)
+        with stop_on_signals():
+            result = run_demo(options, out)
+    except KeyboardInterrupt:
+        console.print(
+            f"[yellow]demo interrupted[/yellow] after {time.monotonic() - started:.1f} s: "
+            "the simulator and the reference client are stopped; no report"
+        )
+        sys.exit(130)
     except (RuntimeError, TimeoutError) as error:
         console.print(f"[red]demo failed:[/red] {error}")
         sys.exit(1)

@@ -143,6 +143,11 @@ async def reference_client_beside(
         await integrator.register_listeners(listener_url)
         await admin.put("/_sim/webhooks/config", json={"timeScale": 0.01})
         yield ClientBeside(integrator, journal, listener_url, admin)
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) or failed: stop within a second rather than let
+        # in-flight flows drain for ten (they would only retry against a stopping world).
+        integrator.drain_timeout_s = 0.5
+        raise
     finally:
         await admin.aclose()
         await integrator.stop()
