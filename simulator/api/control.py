@@ -13,21 +13,27 @@ from inspect import getdoc
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import ConfigDict, Field
 from starlette.responses import Response
 
 from simulator import __version__
 from simulator.api import encode
 from simulator.api.deps import AdminDep, RuntimeDep, call
 from simulator.api.routing import WireRoute
-from simulator.api.schemas import ErrorResponse, Session
+from simulator.api.schemas import ErrorResponse
+from simulator.control_models import (
+    AdvanceRequest,
+    ClockRequest,
+    CreateTenantRequest,
+    EmitEventsRequest,
+    JournalRequest,
+    PutCustomerRequest,
+)
 from simulator.domain.errors import invalid
 from simulator.domain.models import Tenant, WebhookKind
 from simulator.domain.periods import iso_time
 from simulator.scenario import BUILTINS, builtin_scenario, parse_scenario
 from simulator.services import campaigns, tenants
-from simulator.specs import Attributes, CampaignCreate, CampaignId, Id, Scenario, ScenarioDocument
-from simulator.wire import IsoTime, WireModel
+from simulator.specs import CampaignCreate, CampaignId, Id, Scenario
 
 router = APIRouter(prefix="/_sim", tags=["control"], route_class=WireRoute)
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -37,45 +43,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "Unknown object"},
     409: {"model": ErrorResponse, "description": "Refused by a rule (e.g. invalid transition)"},
 }
-
-
-class ControlModel(WireModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CreateTenantRequest(ControlModel):
-    name: Annotated[str, Field(max_length=1024)] | None = None
-    scenario: ScenarioDocument | None = Field(
-        None, description="An inline scenario (JSON form); its keys are spelled exactly"
-    )
-    builtin: Literal["demo", "large"] | None = Field(None, description="A built-in scenario")
-
-
-class ClockRequest(ControlModel):
-    mode: Literal["realtime", "manual"]
-    now: IsoTime | None = Field(None, description="Jump to this time (with a time zone)")
-
-
-class AdvanceRequest(ControlModel):
-    seconds: Annotated[float, Field(ge=0, le=10 * 365 * 86400)]
-
-
-class JournalRequest(ControlModel):
-    enabled: bool
-
-
-class EventCustomer(ControlModel):
-    customerId: Id
-    context: Session = Field(default_factory=dict)
-
-
-class EmitEventsRequest(ControlModel):
-    customers: Annotated[list[EventCustomer], Field(max_length=100_000)] | None = None
-    count: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    context: Session = Field(default_factory=dict, description="Added to every generated context")
-    rate: Annotated[float, Field(gt=0, le=100_000)] | None = Field(
-        None, description="Target delivery rate in events/s (used by webhook delivery)"
-    )
 
 
 def _tenant(t: Tenant, now: datetime) -> dict[str, Any]:
@@ -411,14 +378,6 @@ async def get_customer(rt: RuntimeDep, caller: AdminDep, customerId: Id) -> Resp
     chosen ones laid over."""
     view = await call(rt, tenants.get_customer, caller.tenant_id, customerId)
     return encode.json_response(_customer(view))
-
-
-class PutCustomerRequest(ControlModel):
-    attributes: Attributes = Field(
-        description="The customer's chosen attributes (≤ 100): strings, numbers or booleans. "
-        "Generated attribute names (any case) need their type: `LifetimeDeposits`, "
-        "`Balance` and `Age` integers, `SelfExcluded` a boolean, the others strings."
-    )
 
 
 @router.put(

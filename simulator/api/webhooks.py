@@ -13,56 +13,29 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import StringConstraints
 from starlette.responses import Response
 
 from simulator.api import encode
 from simulator.api.control import ERRORS
 from simulator.api.deps import AdminDep, RuntimeDep, call
 from simulator.api.routing import WireRoute
+from simulator.control_models import (
+    FaultsRequest,
+    ResendFailedRequest,
+    RotateSecretRequest,
+    VerifyRequest,
+    WebhookConfigRequest,
+)
 from simulator.domain.errors import DomainError
 from simulator.domain.models import Attempt, Delivery, WebhookKind
-from simulator.faults import FaultRule
 from simulator.services import tenants
 from simulator.store.base import DeliveryLog
 from simulator.webhooks import signing
 from simulator.webhooks.dispatcher import Dispatcher
-from simulator.wire import WireModel
 
 router = APIRouter(prefix="/_sim", tags=["control"], route_class=WireRoute)
 Secret = Annotated[str, StringConstraints(pattern=r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$")]
-
-
-class Body(WireModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class WebhookConfigRequest(Body):
-    retryDelays: (
-        Annotated[list[Annotated[float, Field(ge=0, le=86_400)]], Field(max_length=20)] | None
-    ) = None
-    timeScale: Annotated[float, Field(gt=0, le=1000)] | None = None
-    timeoutSeconds: Annotated[float, Field(gt=0, le=300)] | None = None
-    concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
-
-
-class RotateSecretRequest(Body):
-    secret: Secret | None = None
-    overlapSeconds: Annotated[float, Field(ge=0, le=30 * 86_400)] = 3600
-
-
-class VerifyRequest(Body):
-    body: Annotated[str, StringConstraints(max_length=10_000_000)]
-    headers: dict[str, Annotated[str, StringConstraints(max_length=4096)]]
-
-
-class ResendFailedRequest(Body):
-    since: Annotated[float, Field(ge=0)] = Field(0, description="unix seconds (wall clock)")
-
-
-class FaultsRequest(Body):
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
-    rules: Annotated[list[FaultRule], Field(max_length=100)]
 
 
 def _log(request: Request) -> DeliveryLog:
