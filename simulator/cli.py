@@ -299,3 +299,9 @@ contract.add_command(contract_listener)
 
 
 main.add_command(load_command)  # `optisim load`: simulator/load/
+
+
+from simulator.verbs.command import VERBS  # noqa: E402  (the verbs: simulator/verbs/)
+
+for verb in VERBS:
+    main.add_command(verb)
