@@ -269,7 +269,7 @@ def demo(
     from simulator.server_process import stop_on_signals
 
     options = DemoOptions(customers, events, rate, timeout, quiet)
-    out = Console()
+    out = Console(width=None if sys.stdout.isatty() else 200)  # a log keeps numbers whole
     started = time.monotonic()
     try:
         with stop_on_signals():
