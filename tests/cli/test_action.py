@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 import httpx
+import pytest
 import yaml
 
 from simulator.cli import main
@@ -168,3 +169,25 @@ def test_the_start_step_serves_and_outputs_the_url_and_keys(tmp_path: Path) -> N
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             wait_gone(int(json.loads(ready.read_text("utf-8"))["url"].rsplit(":", 1)[1]))
+
+
+def test_the_readme_cli_examples_are_real_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the files the examples name exist here
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("## The CLI: poke a running simulator", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    seen = 0
+    for line in block.splitlines():
+        line = line.split("#", 1)[0].replace("export $(", "").replace(")", "").rstrip(" &")
+        if not line.startswith("optisim "):
+            continue
+        argv = shlex.split(line)[1:]
+        for name in argv:
+            if name.endswith((".yaml", ".json")):
+                (tmp_path / name).write_text("{}", "utf-8")
+        command, rest = resolve(argv)
+        command.make_context(argv[0], rest).close()  # arguments and options parse
+        seen += 1
+    assert seen >= 12
