@@ -25,9 +25,10 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", envvar="SIM_HOST", default="127.0.0.1", show_default=True)
+@click.option("--host", show_envvar=True, envvar="SIM_HOST", default="127.0.0.1", show_default=True)
 @click.option(
     "--port",
+    show_envvar=True,
     envvar="SIM_PORT",
     default=8900,
     show_default=True,
@@ -36,16 +37,22 @@ def main() -> None:
 )
 @click.option(
     "--store",
+    show_envvar=True,
     envvar="SIM_STORE",
     default="memory",
     show_default=True,
     type=click.Choice(["memory", "sqlite"]),
 )
 @click.option(
-    "--sqlite-path", envvar="SIM_SQLITE_PATH", default="optisim.sqlite", show_default=True
+    "--sqlite-path",
+    show_envvar=True,
+    envvar="SIM_SQLITE_PATH",
+    default="optisim.sqlite",
+    show_default=True,
 )
 @click.option(
     "--scenario",
+    show_envvar=True,
     envvar="SIM_SCENARIO",
     default="demo",
     show_default=True,
@@ -53,14 +60,18 @@ def main() -> None:
 )
 @click.option(
     "--clock",
+    show_envvar=True,
     envvar="SIM_CLOCK",
     default=None,
     type=click.Choice(["realtime", "manual"]),
     help="override the scenario's clock mode",
 )
-@click.option("--seed", envvar="SIM_SEED", default=None, type=int, help="replayable ids")
+@click.option(
+    "--seed", show_envvar=True, envvar="SIM_SEED", default=None, type=int, help="replayable ids"
+)
 @click.option(
     "--duplicate-approvals",
+    show_envvar=True,
     envvar="SIM_DUPLICATE_APPROVALS",
     default="reject",
     show_default=True,
@@ -68,40 +79,62 @@ def main() -> None:
 )
 @click.option(
     "--workers",
+    show_envvar=True,
     envvar="SIM_WORKERS",
     default=1,
     show_default=True,
     type=int,
     help="server processes (needs --store sqlite)",
 )
-@click.option("--journal/--no-journal", envvar="SIM_JOURNAL", default=True, show_default=True)
 @click.option(
-    "--access-log/--no-access-log", envvar="SIM_ACCESS_LOG", default=False, show_default=True
+    "--journal/--no-journal",
+    show_envvar=True,
+    envvar="SIM_JOURNAL",
+    default=True,
+    show_default=True,
+)
+@click.option(
+    "--access-log/--no-access-log",
+    show_envvar=True,
+    envvar="SIM_ACCESS_LOG",
+    default=False,
+    show_default=True,
 )
 @click.option(
     "--ready-file",
+    show_envvar=True,
     envvar="OPTISIM_READY_FILE",
     default=None,
     type=click.Path(dir_okay=False, writable=True),
     help="once the server answers, write {url, admin_key, integrations_key, "
-    "webhook_secret, pid} to this JSON file [env OPTISIM_READY_FILE]",
+    "webhook_secret, pid} to this JSON file (removed when the server stops)",
 )
-@click.option("--quiet", is_flag=True, help="no banner (for processes started by optisim)")
+@click.option(
+    "--quiet",
+    show_envvar=True,
+    envvar="OPTISIM_QUIET",
+    is_flag=True,
+    help="no banner (for processes optisim starts)",
+)
 def serve(ready_file: str | None, quiet: bool, **options: Any) -> None:
     """Run the simulator (Optimove core, CE v2, Promotions and the /_sim control API)."""
     import uvicorn
+    from pydantic import ValidationError
     from uvicorn.supervisors import Multiprocess
 
     from simulator.server_process import StartError, bind_socket, watch_parent
-    from simulator.settings import SimSettings
+    from simulator.settings import SimSettings, explain
 
     try:
         settings = SimSettings(**options)
         from simulator.app import startup_scenario
 
         scenario = startup_scenario(settings)
+    except ValidationError as error:
+        console.print(f"[red]error:[/red] {explain(error)}", soft_wrap=True, markup=True)
+        sys.exit(2)
     except (DomainError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         sys.exit(2)
     try:  # bound before the banner: a port in use is an error, not "serving at"
         sock = bind_socket(settings.host, settings.port)

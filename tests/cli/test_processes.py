@@ -116,3 +116,16 @@ def test_the_ready_file_is_json_a_shell_can_read(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
     finally:
         stop(proc)
+
+
+def test_settings_errors_read_as_sentences() -> None:
+    done = run("serve", "--workers", "2", timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: workers > 1 needs store=sqlite (memory state is per process)"
+    )
+    done = run("serve", "--port", "0", env={"SIM_JOURNAL_SIZE": "lots"}, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: --journal-size (SIM_JOURNAL_SIZE): Input should be")
+    for boilerplate in ("pydantic", "For further information", "validation error"):
+        assert boilerplate not in done.stderr
