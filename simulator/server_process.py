@@ -13,7 +13,8 @@ Processes that behave:
 - `stop_on_signals()` turns SIGTERM into the same clean exit as Ctrl-C, so a CI runner
   cancelling a job leaves no simulator behind holding its port;
 - a child is told its parent's pid (`OPTISIM_PARENT_PID`) and stops itself when that
-  process is gone, even after a SIGKILL that no handler sees;
+  process is gone, even after a SIGKILL that no handler sees (on Linux the kernel also
+  sends it SIGTERM then: PR_SET_PDEATHSIG);
 - a fixed port already in use is an error before anything starts (`PortInUse`).
 """
 
@@ -93,6 +94,17 @@ def ensure_port_free(port: int, host: str = HOST) -> None:
     bind_socket(host, port).close()
 
 
+def _die_with_parent() -> None:
+    """In the forked child (Linux): SIGTERM when the parent dies, even by SIGKILL
+    (prctl PR_SET_PDEATHSIG), for children that cannot watch for it themselves (the
+    reference client, locust); `optisim serve` also runs `watch_parent`."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class Child:
     """A subprocess in a session of its own; its output goes to `log` (or ours when None).
 
@@ -112,6 +124,7 @@ class Child:
                 stdout=self._out,
                 stderr=subprocess.STDOUT if self._out is not None else None,
                 start_new_session=True,  # a terminal's Ctrl-C is ours to handle, not its
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         except OSError:
             if self._out is not None:

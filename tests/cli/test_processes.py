@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import re
 import signal
+import threading
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.cli.support import (
     holding_port,
@@ -71,18 +74,28 @@ def _simulator_port(text: str) -> int:
     return int(match.group(1))
 
 
-def test_sigterm_to_the_demo_stops_its_simulator() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_to_the_demo_stops_its_simulator(sig: signal.Signals) -> None:
     proc = optisim("demo", "--customers", "200000", "--events", "20000", "--rate", "100")
+    err: list[tuple[float, str]] = []  # stderr lines with the time they came
+    assert proc.stderr is not None
+    reader = threading.Thread(
+        target=lambda: err.extend((time.monotonic(), line) for line in proc.stderr or ()),
+        daemon=True,
+    )
+    reader.start()
     try:
         assert proc.stdout is not None
         seen = read_until(proc.stdout, "executing campaign", 90)
         port = _simulator_port(seen)
-        proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        proc.send_signal(sig)
         assert proc.wait(20) == 130
-        assert proc.stderr is not None
-        err = proc.stderr.read()
-        assert "demo interrupted" in err
-        assert err.count("retrying") < 10, err  # a short ending, not a wall of retries
+        reader.join(10)
+        after = [line for at, line in err if at >= signalled]
+        assert "demo interrupted" in after[-1]
+        # a short ending, not a wall of retries against a simulator already gone
+        assert sum("retrying" in line for line in after) < 5, after
         wait_gone(port)
     finally:
         stop(proc)
@@ -129,3 +142,15 @@ def test_settings_errors_read_as_sentences() -> None:
     assert done.stderr.startswith("error: --journal-size (SIM_JOURNAL_SIZE): Input should be")
     for boilerplate in ("pydantic", "For further information", "validation error"):
         assert boilerplate not in done.stderr
+
+
+def test_a_sigkilled_demo_leaves_no_simulator_behind() -> None:
+    proc = optisim("demo", "--customers", "200000", "--events", "20000", "--rate", "100")
+    try:
+        assert proc.stdout is not None
+        port = _simulator_port(read_until(proc.stdout, "executing campaign", 90))
+        proc.kill()  # no handler runs: the child notices by itself
+        proc.wait(10)
+        wait_gone(port)
+    finally:
+        stop(proc)
