@@ -338,3 +338,17 @@ from simulator.verbs.command import VERBS  # noqa: E402  (the verbs: simulator/v
 
 for verb in VERBS:
     main.add_command(verb)
+
+
+def _show_envvars(command: click.Command) -> None:
+    """Every option's help names its environment variable: its own (`SIM_PORT`,
+    `OPTISIM_URL`) or click's automatic `OPTISIM_<COMMAND>_<OPTION>`."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name not in ("help", "version"):
+            param.show_envvar = True
+    for sub in getattr(command, "commands", {}).values():
+        _show_envvars(sub)
+
+
+main.context_settings["auto_envvar_prefix"] = "OPTISIM"
+_show_envvars(main)
