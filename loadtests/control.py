@@ -1,23 +1,30 @@
 """The simulator's control API as the load scenarios use it: set a world up, fire events,
-read deliveries, attempts, the journal and the audit. Plain httpx (no locust import), so
-the scenarios' coordinator greenlets and the tests share it; under locust's gevent
-monkey-patching its sockets cooperate like any other.
+read deliveries, attempts, the journal and the audit. The `/_sim` calls go through the
+typed control client (`simulator.control_client`, httpx underneath, no FastAPI), the few
+Optimove API calls through plain httpx; no locust import, so the scenarios' coordinator
+greenlets and the tests share it; under locust's gevent monkey-patching its sockets
+cooperate like any other. Answers are handed on as plain dicts (what `measure.py` reads).
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
+
+from simulator.control_client import Conflict, ControlClient, ControlError
+from simulator.domain.models import WebhookKind
 
 PAGE = 10_000  # the control API's largest page
 EUR_1 = 100  # a reward of EUR 1.00, in minor units
 APPROVAL_PATH = "/conditional-execution/v2/triggered/approval"
 NO_LIMIT = 2**53  # the largest budget or cap a promotion takes
+T = TypeVar("T")
 
 
 class SetupError(Exception):
@@ -41,9 +48,17 @@ class Control:
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"), headers={"X-API-KEY": admin_key}, timeout=timeout
         )
+        self.sim = ControlClient(base_url, admin_key, http=self.http)
 
     def close(self) -> None:
         self.http.close()
+
+    def run(self, call: Callable[[], T]) -> T:
+        """A control client call, its failure a `SetupError` naming the call."""
+        try:
+            return call()
+        except ControlError as exc:
+            raise SetupError(str(exc)) from exc
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -56,14 +71,11 @@ class Control:
 
     # -- the world ------------------------------------------------------------------------
     def tenant(self) -> dict[str, Any]:
-        found: dict[str, Any] = self.call("GET", "/_sim/tenant")
-        return found
+        return self.run(self.sim.get_tenant).model_dump()
 
     def create_tenant(self, scenario: dict[str, Any], name: str) -> dict[str, str]:
         """A fresh tenant with the scenario's world; returns its keys by role."""
-        body = {"name": name, "scenario": scenario}
-        keys: dict[str, str] = self.call("POST", "/_sim/tenants", json=body)["keys"]
-        return keys
+        return self.run(lambda: self.sim.create_tenant(name=name, scenario=scenario)).keys
 
     def create_promotion(self, body: dict[str, Any]) -> None:
         self.call("POST", "/v1/promotions", json=body)
@@ -73,20 +85,20 @@ class Control:
         """Create the campaign under a free random id (a taken one is tried again)."""
         for _ in range(5):
             campaign_id = 1_000_000 + secrets.randbelow(2**31 - 1_000_001)
-            response = self.http.post("/_sim/campaigns", json={**body, "id": campaign_id})
-            if response.status_code == 201:
-                return campaign_id
-            if "campaign_exists" not in response.text:
-                raise SetupError(f"POST /_sim/campaigns: {response.status_code} {response.text}")
+            try:
+                return self.sim.create_campaign({**body, "id": campaign_id}).id
+            except Conflict as exc:
+                if exc.error != "campaign_exists":
+                    raise SetupError(str(exc)) from exc
+            except ControlError as exc:
+                raise SetupError(str(exc)) from exc
         raise SetupError("no free campaign id after 5 tries")
 
     def execute(self, campaign_id: int) -> dict[str, Any]:
-        found: dict[str, Any] = self.call("POST", f"/_sim/campaigns/{campaign_id}/execute")
-        return found
+        return self.run(lambda: self.sim.execute_campaign(campaign_id)).model_dump()
 
     def report(self, campaign_id: int) -> dict[str, Any]:
-        found: dict[str, Any] = self.call("GET", f"/_sim/campaigns/{campaign_id}/report")
-        return found
+        return self.run(lambda: self.sim.get_campaign_report(campaign_id)).model_dump()
 
     def usage(self, promotion_id: str) -> dict[str, Any]:
         found: dict[str, Any] = self.call("GET", f"/v1/promotions/{promotion_id}")["usage"]
@@ -95,7 +107,7 @@ class Control:
     def clock_offset(self) -> float:
         """Simulator clock minus wall clock, in seconds (0 for an unshifted realtime clock)."""
         before = time.time()
-        now = epoch(self.call("GET", "/_sim/clock")["now"])
+        now = epoch(self.run(self.sim.get_clock).now)
         return now - (before + time.time()) / 2
 
     # -- listeners ------------------------------------------------------------------------
@@ -125,22 +137,19 @@ class Control:
 
     # -- records --------------------------------------------------------------------------
     def journal_enabled(self) -> bool:
-        return bool(self.call("GET", "/_sim/journal", params={"limit": 1})["enabled"])
+        return self.run(lambda: self.sim.get_journal(limit=1)).enabled
 
     def enable_journal(self) -> None:
-        self.call("PUT", "/_sim/journal", json={"enabled": True})
+        self.run(lambda: self.sim.set_journal(True))
 
     def journal(self, after: int, path: str | None = None) -> Iterator[dict[str, Any]]:
         """Every journal entry after `after` (seq), oldest first, page by page."""
-        params: dict[str, Any] = {"limit": PAGE}
-        if path is not None:
-            params["path"] = path
+        entries = self.sim.iter_journal(after=after, path=path)
         while True:
-            entries = self.call("GET", "/_sim/journal", params={**params, "after": after})
-            yield from entries["entries"]
-            if len(entries["entries"]) < PAGE:
+            entry = self.run(lambda: next(entries, None))
+            if entry is None:
                 return
-            after = entries["entries"][-1]["seq"]
+            yield entry.model_dump()
 
     def journal_end(self) -> int:
         """The newest journal seq (entries after it are new)."""
@@ -149,28 +158,29 @@ class Control:
             last = entry["seq"]
         return last
 
-    def deliveries(self, campaign_id: int, kind: str, after: int) -> list[dict[str, Any]]:
-        params = {"campaignId": campaign_id, "kind": kind, "after": after, "limit": PAGE}
-        found: list[dict[str, Any]] = self.call("GET", "/_sim/deliveries", params=params)[
-            "deliveries"
-        ]
-        return found
+    def deliveries(self, campaign_id: int, kind: WebhookKind, after: int) -> list[dict[str, Any]]:
+        found = self.run(
+            lambda: self.sim.list_deliveries(
+                campaign_id=campaign_id, kind=kind, after=after, limit=PAGE
+            )
+        )
+        return [d.model_dump() for d in found]
 
-    def delivery_summary(self, campaign_id: int, kind: str) -> dict[str, Any]:
-        params = {"campaignId": campaign_id, "kind": kind}
-        found: dict[str, Any] = self.call("GET", "/_sim/deliveries/summary", params=params)
-        return found
+    def delivery_summary(self, campaign_id: int, kind: WebhookKind) -> dict[str, Any]:
+        found = self.run(lambda: self.sim.summarize_deliveries(campaign_id=campaign_id, kind=kind))
+        return found.model_dump()
 
     def attempts(self, since: float) -> Iterator[dict[str, Any]]:
         """Delivery attempts recorded after `since` (wall seconds), oldest first."""
         for _ in range(1000):
-            page = self.call("GET", "/_sim/attempts", params={"after": since, "limit": PAGE})
-            yield from page["attempts"]
-            if len(page["attempts"]) < PAGE:
+            page = self.run(partial(self.sim.list_attempts, after=since, limit=PAGE))
+            for attempt in page:
+                yield attempt.model_dump()
+            if len(page) < PAGE:
                 return
             # A hair before the last one: an equal time on the next page is not skipped
             # (the caller drops what it saw already).
-            since = page["attempts"][-1]["at"] - 1e-6
+            since = page[-1].at - 1e-6
 
 
 def flat_promotion(

@@ -86,6 +86,7 @@ def create_app(
         duplicates=settings.duplicate_approvals,
         token_ttl_s=settings.token_ttl_seconds,
         login_limits=settings.login_limits,
+        max_tenants=settings.max_tenants,
     )
     if wall is not None:
         runtime.wall = wall

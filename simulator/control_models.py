@@ -126,13 +126,23 @@ class Health(Answer):
     store: str
 
 
+class LegacyUser(Answer):
+    """Legacy `general/login` credentials (generated for a copy of a built-in scenario)."""
+
+    username: str
+    password: str
+    role: str
+
+
 class CreatedTenant(Answer):
-    """A new tenant and its API keys by role (`admin`, `integrations`)."""
+    """A new tenant, its API keys by role (`admin`, `integrations`) and its legacy login
+    credentials."""
 
     tenantId: str
     numericId: int
     name: str
     keys: dict[str, str]
+    users: list[LegacyUser] = Field(default_factory=list)
 
     @property
     def admin_key(self) -> str:

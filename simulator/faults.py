@@ -175,6 +175,13 @@ class RateLimiter:
         else:
             self._tenants.discard(tenant_id)
 
+    def forget(self, tenant_id: str, keys: list[str]) -> None:
+        """The tenant was deleted: drop its switch and its keys' windows."""
+        with self._lock:
+            self._tenants.discard(tenant_id)
+            for key in keys:
+                self._hits.pop(key, None)
+
     def applies(self, tenant_id: str) -> bool:
         return self.enabled or tenant_id in self._tenants
 

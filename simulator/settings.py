@@ -42,6 +42,12 @@ class SimSettings(BaseSettings):
     rate_limit_window_seconds: float = Field(10.0, gt=0)
     fault_seed: int = Field(0, ge=0, description="default seed of fault rules")
     gc_freeze: bool = Field(True, description="freeze long-lived objects for the collector")
+    max_tenants: int = Field(
+        20_000,
+        ge=1,
+        description="tenants the server holds at once (the server's own included); "
+        "creating one more is refused with 409 too_many_tenants",
+    )
     express: bool = Field(
         True, description="serve the per-event operations by the express lane (else FastAPI)"
     )

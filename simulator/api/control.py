@@ -12,7 +12,7 @@ from datetime import datetime
 from inspect import getdoc
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from simulator import __version__
@@ -28,7 +28,7 @@ from simulator.control_models import (
     JournalRequest,
     PutCustomerRequest,
 )
-from simulator.domain.errors import invalid
+from simulator.domain.errors import invalid, not_found
 from simulator.domain.models import Tenant, WebhookKind
 from simulator.domain.periods import iso_time
 from simulator.scenario import BUILTINS, builtin_scenario, parse_scenario
@@ -93,7 +93,9 @@ async def create_tenant(
     if body.scenario is not None and body.builtin is not None:
         raise invalid("scenario", "give either scenario or builtin, not both")
     scenario = body.scenario or (builtin_scenario(body.builtin) if body.builtin else Scenario())
-    tenant, keys = await call(rt, tenants.create_tenant, scenario, name=body.name)
+    tenant, keys = await call(
+        rt, tenants.create_tenant, scenario, name=body.name, builtin=body.builtin is not None
+    )
     _arm_faults(request, tenant.id, scenario)
     return encode.json_response(
         {
@@ -101,9 +103,41 @@ async def create_tenant(
             "numericId": tenant.numeric_id,
             "name": tenant.name,
             "keys": {role: key for key, role in keys},
+            # Legacy login credentials (generated for a copy of a built-in scenario).
+            "users": [
+                {"username": username, "password": password, "role": role}
+                for username, (password, role) in tenant.users.items()
+            ],
         },
         201,
     )
+
+
+@router.delete(
+    "/tenants/{tenantId}",
+    operation_id="delete_tenant",
+    status_code=204,
+    responses=ERRORS,
+    description=getdoc(tenants.delete_tenant),
+)
+async def delete_tenant(
+    rt: RuntimeDep,
+    caller: AdminDep,
+    request: Request,
+    tenantId: Annotated[str, Path(max_length=256)],
+) -> Response:
+    # A tenant's admin key deletes its own tenant only; another tenant is indistinguishable
+    # from a missing one (404), as every other object of another tenant is.
+    if tenantId != caller.tenant_id:
+        raise not_found("tenant", tenantId)
+    credentials = await call(rt, tenants.delete_tenant, tenantId)
+    state = request.app.state
+    state.faults.clear(tenantId)
+    state.rate_limiter.forget(tenantId, credentials)
+    state.dispatcher.drop(tenantId)
+    state.journal.clear(tenantId)
+    request.scope.pop("optisim.tenant", None)  # the journal must not recreate its ring
+    return Response(status_code=204)
 
 
 @router.get("/tenant", operation_id="get_tenant", responses=ERRORS)
@@ -141,7 +175,9 @@ async def load_scenario(
         scenario = builtin_scenario(builtin)
     else:
         scenario = parse_scenario(body, source="body")
-    tenant = await call(rt, tenants.load_scenario, caller.tenant_id, scenario)
+    tenant = await call(
+        rt, tenants.load_scenario, caller.tenant_id, scenario, builtin=builtin is not None
+    )
     request.app.state.dispatcher.forget(caller.tenant_id)
     _arm_faults(request, caller.tenant_id, scenario)
     _, now = await call(rt, tenants.get_tenant, tenant.id)

@@ -6,11 +6,13 @@
         sim.execute_campaign(48213)
 
 Public: `ControlClient`, `AsyncControlClient`, `TenantAccess`, the errors
-(`ControlError`, `InvalidInput`, `Unauthorized`, `NotFound`, `Conflict`, `Unreachable`)
-and the wire models (`simulator.control_models`, re-exported as `models`).
+(`ControlError`, `InvalidInput`, `Unauthorized`, `NotFound`, `Conflict`, `Unreachable`),
+`parse_duration` (`"2h"` is 7200.0 seconds) and the wire models
+(`simulator.control_models`, re-exported as `models`).
 """
 
 from simulator import control_models as models
+from simulator.control_client.calls import parse_duration
 from simulator.control_client.client import AsyncControlClient, ControlClient, TenantAccess
 from simulator.control_client.errors import (
     Conflict,
@@ -32,4 +34,5 @@ __all__ = [
     "Unauthorized",
     "Unreachable",
     "models",
+    "parse_duration",
 ]

@@ -8,6 +8,7 @@ route itself reads (`simulator.control_models`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from simulator.control_client.errors import invalid_input
+from simulator.control_client.errors import InvalidInput, invalid_input
 from simulator.control_models import (
     AdvanceRequest,
     Attempt,
@@ -124,8 +125,21 @@ def _segment(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
-def _seconds(value: float | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0, None: 1.0}
+
+
+def parse_duration(value: float | timedelta | str) -> float:
+    """A duration in seconds: a number, a timedelta, or text such as `90`, `90s`, `5m`,
+    `2h`, `1.5d`, `250ms`; `ValueError` for anything else."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, str):
+        found = _DURATION.match(value)
+        if found is None:
+            raise ValueError(f"{value!r} is not a duration (e.g. 30, 90s, 5m, 2h, 1d)")
+        return float(found.group(1)) * _UNIT_S[found.group(2)]
+    return float(value)
 
 
 # -- health and tenants ----------------------------------------------------------------
@@ -156,7 +170,8 @@ def create_tenant(
 
 def delete_tenant(tenant_id: str) -> Call[None]:
     """`DELETE /_sim/tenants/{tenantId}`: the tenant and everything of it go (keys, world,
-    campaigns, deliveries, journal, faults)."""
+    campaigns, deliveries, journal, faults). Only the tenant's own admin key may delete it
+    (another tenant's id is `NotFound`, `unknown_tenant`)."""
     return Call("DELETE", f"/_sim/tenants/{_segment(tenant_id)}", _nothing)
 
 
@@ -211,10 +226,22 @@ def set_clock(
     )
 
 
-def advance_clock(seconds: float | timedelta) -> Call[Clock]:
-    """`POST /_sim/clock/advance`: move a manual clock forward; due work runs."""
+def advance_clock(seconds: float | timedelta | str) -> Call[Clock]:
+    """`POST /_sim/clock/advance`: move a manual clock forward (seconds, a timedelta, or
+    text such as `2h`); due work runs."""
     path = "/_sim/clock/advance"
-    body = _body(AdvanceRequest, "POST", path, seconds=_seconds(seconds))
+    try:
+        duration = parse_duration(seconds)
+    except ValueError as exc:
+        raise InvalidInput(
+            400,
+            "invalid_request",
+            f"seconds: {exc}",
+            {"field": "seconds", "checkedBy": "client"},
+            method="POST",
+            path=path,
+        ) from exc
+    body = _body(AdvanceRequest, "POST", path, seconds=duration)
     return Call("POST", path, _model(Clock), json=body)
 
 

@@ -315,7 +315,8 @@ class ControlClient:
 
     def delete_tenant(self, tenant_id: str) -> None:
         """`DELETE /_sim/tenants/{tenantId}`: the tenant and everything of it go (keys, world,
-        campaigns, deliveries, journal, faults)."""
+        campaigns, deliveries, journal, faults). Only the tenant's own admin key may delete it
+        (another tenant's id is `NotFound`, `unknown_tenant`)."""
         return self.call(calls.delete_tenant(tenant_id))
 
     def get_tenant(self) -> Tenant:
@@ -347,8 +348,9 @@ class ControlClient:
         zone); due executions and clearances run (`ran` counts them)."""
         return self.call(calls.set_clock(mode, now))
 
-    def advance_clock(self, seconds: float | timedelta) -> Clock:
-        """`POST /_sim/clock/advance`: move a manual clock forward; due work runs."""
+    def advance_clock(self, seconds: float | timedelta | str) -> Clock:
+        """`POST /_sim/clock/advance`: move a manual clock forward (seconds, a timedelta, or
+        text such as `2h`); due work runs."""
         return self.call(calls.advance_clock(seconds))
 
     def list_campaigns(self) -> list[Campaign]:
@@ -701,7 +703,8 @@ class AsyncControlClient:
 
     async def delete_tenant(self, tenant_id: str) -> None:
         """`DELETE /_sim/tenants/{tenantId}`: the tenant and everything of it go (keys, world,
-        campaigns, deliveries, journal, faults)."""
+        campaigns, deliveries, journal, faults). Only the tenant's own admin key may delete it
+        (another tenant's id is `NotFound`, `unknown_tenant`)."""
         return await self.call(calls.delete_tenant(tenant_id))
 
     async def get_tenant(self) -> Tenant:
@@ -733,8 +736,9 @@ class AsyncControlClient:
         zone); due executions and clearances run (`ran` counts them)."""
         return await self.call(calls.set_clock(mode, now))
 
-    async def advance_clock(self, seconds: float | timedelta) -> Clock:
-        """`POST /_sim/clock/advance`: move a manual clock forward; due work runs."""
+    async def advance_clock(self, seconds: float | timedelta | str) -> Clock:
+        """`POST /_sim/clock/advance`: move a manual clock forward (seconds, a timedelta, or
+        text such as `2h`); due work runs."""
         return await self.call(calls.advance_clock(seconds))
 
     async def list_campaigns(self) -> list[Campaign]:

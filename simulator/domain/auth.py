@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 
+from simulator.domain.errors import DomainError
 from simulator.domain.models import Token
 
 # Optimove's Login-API guide: "only 1 call per sec is allowed, otherwise #429 error will be
@@ -31,4 +33,22 @@ def login_retry_after(
         return max(1, math.ceil(held.last_used + ttl_s - now))
     if last_login_at is not None and now - last_login_at < LOGIN_INTERVAL_S:
         return 1
+    return None
+
+
+def username_taken(
+    usernames: Iterable[str], holder: Callable[[str], str | None], tenant_id: str
+) -> DomainError | None:
+    """Legacy usernames are unique across tenants: a login names no tenant, so a username
+    two tenants declared would always land in one of them. The first one another tenant
+    holds is refused (`username_taken`, 409), naming the field."""
+    for i, username in enumerate(usernames):
+        owner = holder(username)
+        if owner is not None and owner != tenant_id:
+            field = f"tenant.users[{i}].username"
+            return DomainError(
+                "username_taken",
+                f"{field}: {username!r} is the legacy username of another tenant; choose another",
+                {"field": field},
+            )
     return None

@@ -71,26 +71,28 @@ async def prepare(admin: SimAdmin, options: FlowOptions, *, load: bool) -> None:
     """A fresh world (`load`: on a simulator we did not start), the journal on, retries
     compressed, and the integrator's listeners registered."""
     if load:
-        await admin.call("POST", "/_sim/scenario", json=world(options))
+        await admin.run(admin.control.load_scenario(world(options)))
         if options.secret:  # loading keeps a running simulator's secret: set ours
-            body = {"secret": options.secret, "overlapSeconds": 0}
-            await admin.call("POST", "/_sim/webhooks/secret/rotate", json=body)
-    await admin.call("PUT", "/_sim/journal", json={"enabled": True})
-    config = {"timeScale": RETRY_TIME_SCALE, "timeoutSeconds": options.timeout_s}
-    await admin.call("PUT", "/_sim/webhooks/config", json=config)
+            await admin.run(admin.control.rotate_webhook_secret(options.secret, overlap_seconds=0))
+    await admin.run(admin.control.set_journal(True))
+    await admin.run(
+        admin.control.set_webhook_config(
+            time_scale=RETRY_TIME_SCALE, timeout_seconds=options.timeout_s
+        )
+    )
     for event_type, url in ((5, options.scheduled_url), (4, options.cancelled_url)):
         if url is not None:
             body = {"EventTypeID": event_type, "ListenerURL": url}
-            await admin.call("POST", "/current/general/RegisterEventListener", json=body)
+            await admin.post_api("/current/general/RegisterEventListener", body)
     if options.channel_url is not None and options.scheduled_url is not None:
         for channel in channels(options):
             body = {"EventTypeID": 13, "ListenerURL": options.channel_url, "ChannelID": channel}
-            await admin.call("POST", "/current/general/RegisterEventListener", json=body)
+            await admin.post_api("/current/general/RegisterEventListener", body)
     if options.triggered_url is not None:
         hook: dict[str, Any] = {"url": options.triggered_url}
         if options.triggered_secret:
             hook["secret"] = options.triggered_secret
-        await admin.call("POST", "/conditional-execution/v2/triggered/webhooks/", json=hook)
+        await admin.post_api("/conditional-execution/v2/triggered/webhooks/", hook)
 
 
 class _Flow:
@@ -105,8 +107,8 @@ class _Flow:
             self.campaigns.append(TRIGGERED)
 
     async def webhook_ids(self) -> set[str]:
-        found = await self.admin.call("GET", "/_sim/outbox", params={"limit": 10_000})
-        return {e["id"] for e in found["events"] if e["campaignId"] in self.campaigns}
+        found = await self.admin.run(self.admin.control.list_outbox(limit=10_000))
+        return {e.id for e in found if e.campaignId in self.campaigns}
 
     async def settle(self, expected: set[str], deadline: float) -> bool:
         """Wait until every expected webhook is delivered or given up and the integrator
@@ -138,7 +140,7 @@ class _Flow:
                 if d["status"] == "delivered"
             ]
             if delivered:
-                await self.admin.call("POST", f"/_sim/deliveries/{delivered[0]}/resend")
+                await self.admin.run(self.admin.control.resend_delivery(delivered[0]))
                 resent.add(delivered[0])
         return resent
 
@@ -148,10 +150,9 @@ class _Flow:
         started = time.monotonic()
         deadline = started + o.wait_s
         if SCHEDULED in self.campaigns:
-            await self.admin.call("POST", f"/_sim/campaigns/{SCHEDULED}/execute")
+            await self.admin.run(self.admin.control.execute_campaign(SCHEDULED))
         if TRIGGERED in self.campaigns:
-            body = {"count": o.events}
-            await self.admin.call("POST", f"/_sim/campaigns/{TRIGGERED}/events", json=body)
+            await self.admin.run(self.admin.control.emit_events(TRIGGERED, count=o.events))
         done = []
         if SCHEDULED in self.campaigns:
             done.append(f"executed campaign {SCHEDULED} ({o.customers:,} customers)")
@@ -169,7 +170,7 @@ class _Flow:
                 settled = await self.settle(expected, later)
         waited = time.monotonic() - started
         if SCHEDULED in self.campaigns:
-            await self.admin.call("POST", f"/_sim/campaigns/{SCHEDULED}/clear")
+            await self.admin.run(self.admin.control.clear_campaign(SCHEDULED))
             if self.watches_channels:
                 await self.channel_settle(max(deadline, time.monotonic() + 2 * o.timeout_s))
         await self.tail.poll()
@@ -195,7 +196,7 @@ class _Flow:
 
     async def observe(self, settled: bool, waited: float, resent: set[str]) -> Observed:
         report = {
-            cid: await self.admin.call("GET", f"/_sim/campaigns/{cid}/report")
+            cid: (await self.admin.run(self.admin.control.get_campaign_report(cid))).model_dump()
             for cid in self.campaigns
         }
         scheduled_delivery = None
@@ -203,7 +204,8 @@ class _Flow:
             found = await self.admin.deliveries(SCHEDULED)
             first = next((i for i, d in found.items() if d["kind"] == "scheduled"), None)
             if first is not None:
-                scheduled_delivery = await self.admin.call("GET", f"/_sim/deliveries/{first}")
+                detail = await self.admin.run(self.admin.control.get_delivery(first))
+                scheduled_delivery = detail.model_dump()
         triggered = []
         if TRIGGERED in self.campaigns:
             triggered = list((await self.admin.deliveries(TRIGGERED)).values())

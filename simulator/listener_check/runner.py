@@ -118,7 +118,7 @@ async def run_listener_check(
             else:
                 say(f"using the simulator at {sim_url}: its world is replaced by the demo world")
             async with SimAdmin(sim_url, admin_key) as admin:
-                await admin.call("GET", "/_sim/health")
+                await admin.run(admin.control.health())
                 flow = options.flow()
                 await prepare(admin, flow, load=process is None)
                 checks = await run_probes(options.targets(), options.timeout_s)

@@ -11,8 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
+from simulator.control_client import ControlClient, ControlError
 from simulator.server_process import Child, StartError, free_port, serve_argv
 
 __all__ = [
@@ -74,18 +73,15 @@ def start_reference_client(
 def wait_registered(simulator_url: str, admin_key: str, listener: str, timeout_s: float) -> None:
     """Until the tenant's CE v2 webhook and EventTypeID 5 listener point at `listener`
     (the client registers them just after its listener starts answering)."""
-    headers = {"X-API-KEY": admin_key}
     deadline = time.monotonic() + timeout_s
-    with httpx.Client(base_url=simulator_url, headers=headers, timeout=5.0) as http:
+    with ControlClient(simulator_url, admin_key, timeout=5.0) as sim:
         while time.monotonic() < deadline:
-            hook = http.get("/conditional-execution/v2/triggered/webhooks/")
-            rows = http.get("/current/general/GetRegisteredEventListeners")
-            scheduled = [r["ListenerURL"] for r in rows.json() if r["EventTypeID"] == 5]
-            if (
-                hook.status_code == 200
-                and hook.json()["url"].startswith(listener)
-                and any(u.startswith(listener) for u in scheduled)
-            ):
+            try:
+                tenant = sim.get_tenant()
+            except ControlError as exc:
+                raise StartError(f"the simulator refused to show the tenant: {exc}") from exc
+            hook = tenant.ceWebhook.url if tenant.ceWebhook is not None else ""
+            if hook.startswith(listener) and tenant.listeners.get("5", "").startswith(listener):
                 return
             time.sleep(0.1)
     raise StartError(f"the reference client did not register {listener} in {timeout_s:.0f} s")

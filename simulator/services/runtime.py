@@ -53,6 +53,7 @@ class Runtime:
     duplicates: DuplicateMode = "reject"
     token_ttl_s: float = 1200.0
     login_limits: bool = True  # 429 on a login too soon (wire-contract §2, "Login limits")
+    max_tenants: int = 20_000  # tenants created over the control API refuse beyond this
 
     def now(self, tenant: Tenant) -> datetime:
         """The tenant's simulator clock (wire-contract §8: realtime by default)."""
@@ -61,6 +62,11 @@ class Runtime:
     # (tenant id, chosen version) → the population with its chosen customers, so a tenant
     # that has some reads them from the store once per change, not once per request.
     _chosen: dict[tuple[str, str], Population] = field(default_factory=dict, repr=False)
+
+    def forget(self, tenant_id: str) -> None:
+        """The tenant was deleted: drop its cached populations."""
+        for key in [k for k in self._chosen if k[0] == tenant_id]:
+            self._chosen.pop(key, None)
 
     def population(self, tenant: Tenant, tx: Tx) -> Population:
         """The tenant's population: generated customers, plus its chosen ones if any."""

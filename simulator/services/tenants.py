@@ -65,7 +65,29 @@ def _clock(scenario: Scenario, wall: float) -> ClockState:
     return ClockState("realtime", offset)
 
 
-def _apply(rt: Runtime, tx: Tx, tenant: Tenant, scenario: Scenario) -> Tenant:
+def _users(
+    rt: Runtime, tenant: Tenant, scenario: Scenario, builtin: bool
+) -> dict[str, tuple[str, str]]:
+    """The scenario's legacy users for this tenant. A built-in scenario's users belong to
+    its own tenant (`tenant.id`): any other tenant loading a built-in gets generated
+    credentials of the same roles instead (`demo-<tenant id>`, a random password), so
+    every copy of the demo can log in to itself. Usernames held by another tenant are
+    refused."""
+    declared = scenario.tenant.users
+    users: dict[str, tuple[str, str]]
+    if builtin and tenant.id != scenario.tenant.id:
+        users = {f"{u.username}-{tenant.id}": (secrets.token_urlsafe(12), u.role) for u in declared}
+    else:
+        users = {u.username: (u.password, u.role) for u in declared}
+    taken = auth.username_taken(users, rt.store.user_tenant, tenant.id)
+    if taken is not None:
+        raise taken
+    return users or tenant.users
+
+
+def _apply(
+    rt: Runtime, tx: Tx, tenant: Tenant, scenario: Scenario, builtin: bool = False
+) -> Tenant:
     """Replace the tenant's world with the scenario's (keys, id and numeric id stay)."""
     tx.reset()
     tenant = replace(
@@ -73,7 +95,7 @@ def _apply(rt: Runtime, tx: Tx, tenant: Tenant, scenario: Scenario) -> Tenant:
         clock=_clock(scenario, rt.wall()),
         population=_population(scenario),
         webhook_secret=scenario.tenant.webhookSecret or tenant.webhook_secret,
-        users={u.username: (u.password, u.role) for u in scenario.tenant.users} or tenant.users,
+        users=_users(rt, tenant, scenario, builtin),
         legacy_promotions={c.promoCode: c.promotionName for c in scenario.promoCodes},
     )
     tx.put_tenant(tenant)
@@ -93,16 +115,31 @@ def _apply(rt: Runtime, tx: Tx, tenant: Tenant, scenario: Scenario) -> Tenant:
 
 
 def create_tenant(
-    rt: Runtime, scenario: Scenario, *, tenant_id: str | None = None, name: str | None = None
+    rt: Runtime,
+    scenario: Scenario,
+    *,
+    tenant_id: str | None = None,
+    name: str | None = None,
+    builtin: bool = False,
 ) -> tuple[Tenant, list[tuple[str, Role]]]:
     """A new isolated tenant with fresh keys (one admin, one integrations) and the
     scenario's world. Used by parallel test runs: nothing is shared between tenants. Its
     integer id (`TenantID` in webhooks) is numbered by the store: a scenario's
-    `tenant.numericId` is for the scenario's own tenant only."""
+    `tenant.numericId` is for the scenario's own tenant only. A copy of a built-in
+    scenario gets generated legacy credentials (shown in the answer); a scenario whose
+    legacy username another tenant holds is refused (`username_taken`, 409). At most
+    `SIM_MAX_TENANTS` tenants exist at once (`too_many_tenants`, 409)."""
     tenant_id = tenant_id or f"t-{secrets.token_hex(6)}"
     with rt.store.transaction(tenant_id) as tx:
         if tx.tenant() is not None:
             raise DomainError("tenant_exists", f"tenant {tenant_id!r} already exists")
+        if tx.tenant_count() >= rt.max_tenants:
+            raise DomainError(
+                "too_many_tenants",
+                f"this server holds at most {rt.max_tenants:,} tenants (SIM_MAX_TENANTS): "
+                "delete one (DELETE /_sim/tenants/{id}) first",
+                {"limit": rt.max_tenants},
+            )
         tenant = Tenant(
             tenant_id,
             name or scenario.tenant.name,
@@ -112,7 +149,7 @@ def create_tenant(
         tx.put_tenant(tenant)
         for role in ("admin", "integrations"):
             tx.add_key(new_key(role), role)
-        _apply(rt, tx, tenant, scenario)
+        _apply(rt, tx, tenant, scenario, builtin)
         return require_tenant(tx), tx.keys()
 
 
@@ -174,10 +211,14 @@ def ensure_scenario_tenant(rt: Runtime, scenario: Scenario) -> tuple[Tenant, boo
         return _apply(rt, tx, tenant, scenario), True
 
 
-def load_scenario(rt: Runtime, tenant_id: str, scenario: Scenario) -> Tenant:
-    """Load a scenario into the caller's tenant, replacing its state (keys stay)."""
+def load_scenario(
+    rt: Runtime, tenant_id: str, scenario: Scenario, *, builtin: bool = False
+) -> Tenant:
+    """Load a scenario into the caller's tenant, replacing its state (keys stay). A
+    built-in loaded into a tenant other than its own gets generated legacy credentials;
+    a legacy username another tenant holds is refused (`username_taken`, 409)."""
     with rt.store.transaction(tenant_id) as tx:
-        return _apply(rt, tx, require_tenant(tx), scenario)
+        return _apply(rt, tx, require_tenant(tx), scenario, builtin)
 
 
 def reset_tenant(rt: Runtime, tenant_id: str) -> Tenant:
@@ -191,6 +232,17 @@ def reset_tenant(rt: Runtime, tenant_id: str) -> Tenant:
         )
         tx.put_tenant(tenant)
         return tenant
+
+
+def delete_tenant(rt: Runtime, tenant_id: str) -> list[str]:
+    """Forget the tenant entirely, on either store: its world, chosen customers, keys,
+    login tokens and legacy usernames; its keys are refused from now on. Returns the
+    credentials it had (the caller drops what it keeps per key). Unknown → 404."""
+    credentials = rt.store.delete_tenant(tenant_id)
+    if credentials is None:
+        raise not_found("tenant", tenant_id)
+    rt.forget(tenant_id)
+    return credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,29 +362,31 @@ def login(rt: Runtime, username: str, password: str) -> str:
     accepts only a 36-character token). With the login limits on (the default), a login
     the rules of `auth.login_retry_after` refuse is `too_many_requests` (429) with
     `details.retryAfter`, and issues no token."""
-    for tenant_id in rt.store.tenant_ids():
+    # The username index names the one tenant holding the user (usernames are unique
+    # across tenants), so a login reads one tenant, not every tenant.
+    tenant_id = rt.store.user_tenant(username)
+    if tenant_id is not None:
         with rt.store.transaction(tenant_id) as tx:
             tenant = tx.tenant()
             user = tenant.users.get(username) if tenant else None
-            if tenant is None or user is None or not _same(user[0], password):
-                continue
-            now = rt.wall()
-            previous = tenant.logins.get(username)
-            if rt.login_limits and previous is not None:
-                held = rt.store.lookup_token(previous[0])
-                wait = auth.login_retry_after(held, previous[1], now, rt.token_ttl_s)
-                if wait is not None:
-                    raise DomainError(
-                        "too_many_requests",
-                        "Too many requests: log in again only when your token has expired, "
-                        "and at most once a second",
-                        {"retryAfter": wait},
-                    )
-            token = str(uuid.uuid4())
-            role: Role = "admin" if user[1] == "admin" else "integrations"
-            tx.put_token(Token(token, tenant_id, role, now))
-            tx.put_tenant(replace(tenant, logins={**tenant.logins, username: (token, now)}))
-            return token
+            if tenant is not None and user is not None and _same(user[0], password):
+                now = rt.wall()
+                previous = tenant.logins.get(username)
+                if rt.login_limits and previous is not None:
+                    held = rt.store.lookup_token(previous[0])
+                    wait = auth.login_retry_after(held, previous[1], now, rt.token_ttl_s)
+                    if wait is not None:
+                        raise DomainError(
+                            "too_many_requests",
+                            "Too many requests: log in again only when your token has "
+                            "expired, and at most once a second",
+                            {"retryAfter": wait},
+                        )
+                token = str(uuid.uuid4())
+                role: Role = "admin" if user[1] == "admin" else "integrations"
+                tx.put_token(Token(token, tenant_id, role, now))
+                tx.put_tenant(replace(tenant, logins={**tenant.logins, username: (token, now)}))
+                return token
     raise DomainError("unauthorized", "Unauthorized")
 
 

@@ -158,6 +158,10 @@ class MemoryDeliveryLog:
                 self._deliveries.pop(key, None)
             self._attempts.pop(tenant_id, None)
 
+    def drop(self, tenant_id: str) -> None:
+        self.reset(tenant_id)  # its stale heap entries are skipped when they come due
+        self._configs.pop(tenant_id, None)
+
     def close(self) -> None:
         pass
 
@@ -377,6 +381,11 @@ class SqliteDeliveryLog:
     def reset(self, tenant_id: str) -> None:
         with self._tx() as db:
             for table in ("wh_cursor", "wh_delivery", "wh_attempt"):
+                db.execute(f"DELETE FROM {table} WHERE tenant_id=?", (tenant_id,))
+
+    def drop(self, tenant_id: str) -> None:
+        with self._tx() as db:
+            for table in ("wh_cursor", "wh_delivery", "wh_attempt", "wh_config"):
                 db.execute(f"DELETE FROM {table} WHERE tenant_id=?", (tenant_id,))
 
     def close(self) -> None:

@@ -206,6 +206,14 @@ _SCHEMA = (
         id TEXT NOT NULL,
         attributes BLOB NOT NULL,
         UNIQUE (tenant_id, id))""",
+    # Legacy usernames → their tenant: a login finds its tenant by this index, not by
+    # reading every tenant. Kept by `put_tenant` from the tenant record's users.
+    """CREATE TABLE IF NOT EXISTS legacy_users (
+        username TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS legacy_users_by_tenant ON legacy_users (tenant_id)",
+    "CREATE INDEX IF NOT EXISTS tokens_by_tenant ON tokens (tenant_id)",
+    "CREATE INDEX IF NOT EXISTS tokens_by_last_use ON tokens (last_used)",
 )
 
 _CUSTOMERS_OF = "SELECT id, attributes FROM customers WHERE tenant_id = ? ORDER BY rowid"
@@ -240,6 +248,28 @@ _TOKEN_PUT = (
 )
 _TOKEN_GET = "SELECT token, tenant_id, role, last_used FROM tokens WHERE token = ?"
 _TOKEN_TOUCH = "UPDATE tokens SET last_used = ? WHERE token = ?"
+_TOKENS_PURGE = "DELETE FROM tokens WHERE last_used < ?"
+_TENANT_COUNT = "SELECT count(*) FROM tenants"
+_USER_GET = "SELECT tenant_id FROM legacy_users WHERE username = ?"
+_USERS_CLEAR = "DELETE FROM legacy_users WHERE tenant_id = ?"
+_USER_PUT = (
+    "INSERT INTO legacy_users (username, tenant_id) VALUES (?, ?) "
+    "ON CONFLICT (username) DO UPDATE SET tenant_id = excluded.tenant_id"
+)
+_USERS_BACKFILL = "INSERT OR IGNORE INTO legacy_users (username, tenant_id) VALUES (?, ?)"
+_CREDENTIALS_OF = (
+    "SELECT key FROM api_keys WHERE tenant_id = ?1 UNION ALL "
+    "SELECT token FROM tokens WHERE tenant_id = ?1"
+)
+# Deleting a tenant: its world, then everything that names it.
+_DELETE_TENANT = (
+    *(f"DELETE FROM {table} WHERE tenant_id = ?" for table in _TENANT_TABLES),
+    "DELETE FROM customers WHERE tenant_id = ?",
+    "DELETE FROM api_keys WHERE tenant_id = ?",
+    "DELETE FROM tokens WHERE tenant_id = ?",
+    "DELETE FROM legacy_users WHERE tenant_id = ?",
+    "DELETE FROM tenants WHERE id = ?",
+)
 
 _USAGE_GET = (
     "SELECT budget_reserved, budget_committed, budget_released, audience_reserved, "
@@ -545,6 +575,9 @@ class SqliteTx:
         # Set by any write of tenant-scoped rows: if the tenant record is still missing at
         # commit those rows are dropped, as the in-memory store drops a tenant never created.
         self.wrote_tenant_rows = False
+        # The usernames of the tenant record last read, so `put_tenant` rewrites the
+        # username index only when they changed (most writes change the clock or logins).
+        self._users_read: frozenset[str] | None = None
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
         return self._c.execute(sql, params).fetchone()
@@ -556,7 +589,14 @@ class SqliteTx:
     # -- tenant ------------------------------------------------------------------------
     def tenant(self) -> Tenant | None:
         row = self._one(_TENANT_GET, (self.tenant_id,))
-        return None if row is None else _tenant_from(row[0])
+        if row is None:
+            return None
+        tenant = _tenant_from(row[0])
+        self._users_read = frozenset(tenant.users)
+        return tenant
+
+    def tenant_count(self) -> int:
+        return int(self._one(_TENANT_COUNT, ())[0])
 
     def tenant_exists(self) -> bool:
         return self._one(_TENANT_EXISTS, (self.tenant_id,)) is not None
@@ -569,6 +609,12 @@ class SqliteTx:
 
     def put_tenant(self, tenant: Tenant) -> None:
         self._c.execute(_TENANT_PUT, (self.tenant_id, _dump(tenant, tenant.clock.offset_s)))
+        users = frozenset(tenant.users)
+        if users != self._users_read:
+            self._c.execute(_USERS_CLEAR, (self.tenant_id,))
+            for username in tenant.users:
+                self._c.execute(_USER_PUT, (username, self.tenant_id))
+            self._users_read = users
 
     def add_key(self, key: str, role: Role) -> None:
         self._c.execute(_KEY_PUT, (key, self.tenant_id, role))
@@ -832,6 +878,7 @@ class SqliteStore:
                     )
                 for statement in _SCHEMA:
                     conn.execute(statement)
+                _backfill_users(conn)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -888,6 +935,28 @@ class SqliteStore:
     def touch_token(self, token: str, last_used: float) -> None:
         self._fetchone(_TOKEN_TOUCH, (last_used, token))
 
+    def purge_tokens(self, used_before: float) -> int:
+        conn = self._conn()
+        with conn.guard:
+            return conn.execute(_TOKENS_PURGE, (used_before,)).rowcount
+
+    def user_tenant(self, username: str) -> str | None:
+        row = self._fetchone(_USER_GET, (username,))
+        return None if row is None else str(row[0])
+
+    def tenant_count(self) -> int:
+        return int(self._fetchone(_TENANT_COUNT, ())[0])
+
+    def delete_tenant(self, tenant_id: str) -> list[str] | None:
+        with self.transaction(tenant_id) as tx:
+            if not tx.tenant_exists():
+                return None
+            conn = tx._c
+            credentials = [row[0] for row in conn.execute(_CREDENTIALS_OF, (tenant_id,))]
+            for sql in _DELETE_TENANT:
+                conn.execute(sql, (tenant_id,))
+            return credentials
+
     def tenant_ids(self) -> list[str]:
         conn = self._conn()
         with conn.guard:
@@ -908,6 +977,17 @@ class SqliteStore:
                     conn.guard.release()
                 with self._lock:
                     self._open.discard(conn)
+
+
+def _backfill_users(conn: sqlite3.Connection) -> None:
+    """A file written before the username index gets it from its tenant records (the
+    first tenant to declare a username keeps it: the one a login used to find first)."""
+    if conn.execute("SELECT 1 FROM legacy_users LIMIT 1").fetchone() is not None:
+        return
+    for (raw,) in conn.execute("SELECT data FROM tenants ORDER BY rowid").fetchall():
+        tenant = _load(raw)
+        for username in tenant.get("users", {}):
+            conn.execute(_USERS_BACKFILL, (username, tenant["id"]))
 
 
 def _drop_if_no_tenant(tx: SqliteTx) -> None:

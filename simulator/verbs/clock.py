@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-
 import click
 
+from simulator.control_client.calls import parse_duration
 from simulator.control_models import Clock
 from simulator.verbs.common import Target, group_settings, option, out, print_json, target_options
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_UNIT = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
 
-
-def parse_duration(text: str) -> timedelta:
-    """`2h`, `90m`, `1h30m`, `45s`, `1d`, or plain seconds (`120`, `0.5`)."""
-    text = text.strip().lower()
+def _seconds(text: str) -> float:
+    """DURATION as the control client reads it (`parse_duration`: 90, 90s, 5m, 2h, 1d)."""
     try:
-        return timedelta(seconds=float(text))
-    except ValueError:
-        pass
-    parts = _PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise click.BadParameter(
-            f"{text!r} is not a duration: use e.g. 2h, 90m, 1h30m, 45s, 1d or seconds"
-        )
-    return timedelta(seconds=sum(float(n) * _UNIT[u] for n, u in parts))
+        return parse_duration(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="DURATION") from None
 
 
 def _say(target: Target, clock: Clock, what: str) -> None:
@@ -69,8 +57,8 @@ def set_(target: Target, mode: str, at: str | None) -> None:
 @click.argument("duration")
 @target_options
 def advance(target: Target, duration: str) -> None:
-    """Move the clock forward by DURATION (2h, 90m, 1h30m, 45s, 1d or seconds) and run
+    """Move the clock forward by DURATION (2h, 90m, 45s, 1d or seconds) and run
     whatever falls due (clearances at ClearanceRequiredBy, executions at executeAt)."""
-    seconds = parse_duration(duration)
+    seconds = _seconds(duration)
     with target.client() as sim:
         _say(target, sim.advance_clock(seconds), "now ")

@@ -102,6 +102,14 @@ class Dispatcher:
         self._paces.pop(tenant_id, None)
         self.log.reset(tenant_id)
 
+    def drop(self, tenant_id: str) -> None:
+        """The tenant was deleted: nothing of it stays here or in the delivery log."""
+        self._paces.pop(tenant_id, None)
+        self._held.discard(tenant_id)
+        for key in [k for k in self._limits if k[0] == tenant_id]:
+            del self._limits[key]
+        self.log.drop(tenant_id)
+
     async def _io(self, fn: Callable[..., T], *args: Any) -> T:
         if self.log.blocking or self.rt.store.blocking:
             return await asyncio.to_thread(fn, *args)

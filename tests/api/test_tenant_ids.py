@@ -74,7 +74,7 @@ def test_a_fixed_number_another_tenant_has_is_refused(kind: str, tmp_path: Path)
 def test_tenants_stored_before_tenants_had_numbers_get_one_at_the_next_start() -> None:
     rt = Runtime(MemoryStore())
     tenant, _ = tenants.ensure_scenario_tenant(rt, manual_demo())
-    other, _ = tenants.create_tenant(rt, manual_demo())
+    other, _ = tenants.create_tenant(rt, manual_demo(), builtin=True)
     for old in (tenant, other):
         with rt.store.transaction(old.id) as tx:
             tx.put_tenant(replace(old, numeric_id=0))

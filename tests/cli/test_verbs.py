@@ -101,10 +101,10 @@ def test_clock_show_set_and_advance(tenant: dict[str, str]) -> None:
     assert answer(tenant, "clock", "show")["mode"] == "realtime"  # a new demo tenant's
     at = answer(tenant, "clock", "set", "manual", "--at", "2026-12-01T09:00:00Z")
     assert at["now"].startswith("2026-12-01T09:00:00")
-    later = answer(tenant, "clock", "advance", "1h30m")
+    later = answer(tenant, "clock", "advance", "90m")
     assert later["now"].startswith("2026-12-01T10:30:00")
     assert "2026-12-01T12:30:00" in cli(tenant, "clock", "advance", "2h").stdout
-    assert "not a duration" in cli(tenant, "clock", "advance", "soon", code=2).stderr
+    assert "is not a duration" in cli(tenant, "clock", "advance", "soon", code=2).stderr
 
 
 def test_report_exits_1_when_it_lists_violations(tenant: dict[str, str]) -> None:
@@ -154,13 +154,17 @@ def test_faults_add_list_and_clear(tenant: dict[str, str]) -> None:
     assert answer(tenant, "faults", "list")["rules"] == []
 
 
-def test_tenants_new_from_a_scenario_file(server: dict[str, Any], tmp_path: Path) -> None:
+def test_tenants_new_from_a_scenario_file_and_delete(
+    server: dict[str, Any], tmp_path: Path
+) -> None:
     scenario = tmp_path / "tiny.yaml"
     scenario.write_text("tenant: {id: tiny, name: Tiny}\npopulation: {size: 10}\n", "utf-8")
     made = answer(server, "tenants", "new", "--scenario", str(scenario), "--name", "Tiny")
     assert made["name"] == "Tiny" and made["webhook_secret"].startswith("whsec_")
     own = {"OPTISIM_URL": server["url"], "OPTISIM_ADMIN_KEY": made["admin_key"]}
     assert answer(own, "campaigns", "list") == []
+    assert answer(own, "tenants", "delete", made["tenant_id"]) == {"deleted": made["tenant_id"]}
+    assert answer(own, "campaigns", "list", code=2)["error"]["status"] in (401, 403)
 
 
 def test_secret_show_and_rotate(tenant: dict[str, str]) -> None:

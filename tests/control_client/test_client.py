@@ -5,8 +5,10 @@ the async one over httpx's ASGI transport."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +24,7 @@ from simulator.control_client import (
     NotFound,
     Unauthorized,
     Unreachable,
+    calls,
 )
 from simulator.control_models import Answer
 from simulator.scenario import builtin_scenario
@@ -79,6 +82,9 @@ def test_tenant_scenario_and_reset(control: ControlClient) -> None:
 def test_new_tenant_gives_keys_secret_and_a_bound_client(control: ControlClient) -> None:
     created = control.create_tenant(name="bare")
     no_unknown_fields(created)
+    copied = control.create_tenant(builtin="demo")
+    no_unknown_fields(copied)
+    assert copied.users and copied.users[0].username
     assert created.name == "bare" and created.admin_key != ADMIN
     with control.with_key(created.admin_key) as bare:
         assert bare.get_tenant().id == created.tenantId
@@ -92,11 +98,25 @@ def test_new_tenant_gives_keys_secret_and_a_bound_client(control: ControlClient)
     assert fresh.url == URL
     assert fresh.integrations_key not in (fresh.admin_key, ADMIN)
 
-    scenario = builtin_scenario("demo")
+    demo = builtin_scenario("demo")  # its legacy username is the demo tenant's: left out
+    scenario = demo.model_copy(update={"tenant": demo.tenant.model_copy(update={"users": []})})
     own = control.new_tenant(scenario=scenario)
     assert own.webhook_secret == scenario.tenant.webhookSecret
     chosen = "whsec_" + "Y2hvc2VuLXNlY3JldC0wMDAwMDAx"
     assert control.new_tenant(webhook_secret=chosen).webhook_secret == chosen
+
+
+def test_a_tenant_is_deleted_by_its_own_admin_key(control: ControlClient) -> None:
+    fresh = control.new_tenant(builtin="demo")
+    mine = control.with_key(fresh.admin_key)
+    mine.execute_campaign(SCHEDULED)
+    with pytest.raises(NotFound) as other:  # another tenant's key cannot delete it
+        control.delete_tenant(fresh.tenant_id)
+    assert other.value.error == "unknown_tenant"
+    mine.delete_tenant(fresh.tenant_id)
+    with pytest.raises(Unauthorized):  # its keys went with it
+        mine.get_tenant()
+    assert control.get_tenant().id == "demo"  # the others stay
 
 
 def test_clock(control: ControlClient) -> None:
@@ -108,6 +128,9 @@ def test_clock(control: ControlClient) -> None:
     moved = control.advance_clock(timedelta(hours=2))
     assert moved.now == "2027-01-01T11:00:00.000Z" and moved.ran == 0
     assert control.advance_clock(60).now == "2027-01-01T11:01:00.000Z"
+    assert control.advance_clock("1m").now == "2027-01-01T11:02:00.000Z"
+    with pytest.raises(InvalidInput, match="seconds: 'soon' is not a duration"):
+        control.advance_clock("soon")
     assert control.set_clock("manual", "2027-02-01T00:00:00Z").now == "2027-02-01T00:00:00.000Z"
 
 
@@ -285,3 +308,14 @@ def test_the_async_client_runs_the_same_calls(sim: Sim) -> None:
             assert [d async for d in control.iter_deliveries(kind="triggered")] == []
 
     asyncio.run(scenario())
+
+
+def test_there_is_a_method_for_every_control_operation() -> None:
+    """One name per operation: every operation of contracts/control.json is a method of
+    both clients (and a builder of `calls`), named as its operation id."""
+    document = json.loads((Path(__file__).parents[2] / "contracts" / "control.json").read_text())
+    operations = {op["operationId"] for path in document["paths"].values() for op in path.values()}
+    assert "execute_campaign" in operations
+    for cls in (ControlClient, AsyncControlClient):
+        assert operations <= set(dir(cls)), operations - set(dir(cls))
+    assert operations <= set(dir(calls))
