@@ -76,7 +76,7 @@ def _simulator_port(text: str) -> int:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_a_signal_to_the_demo_stops_its_simulator(sig: signal.Signals) -> None:
-    proc = optisim("demo", "--customers", "200000", "--events", "20000", "--rate", "100")
+    proc = optisim("demo", "--customers", "1000", "--events", "20000", "--rate", "100")
     err: list[tuple[float, str]] = []  # stderr lines with the time they came
     assert proc.stderr is not None
     reader = threading.Thread(
@@ -145,7 +145,7 @@ def test_settings_errors_read_as_sentences() -> None:
 
 
 def test_a_sigkilled_demo_leaves_no_simulator_behind() -> None:
-    proc = optisim("demo", "--customers", "200000", "--events", "20000", "--rate", "100")
+    proc = optisim("demo", "--customers", "1000", "--events", "20000", "--rate", "100")
     try:
         assert proc.stdout is not None
         port = _simulator_port(read_until(proc.stdout, "executing campaign", 90))
