@@ -71,7 +71,17 @@ def _outputs(url: str, ready: dict[str, Any], style: str) -> list[str]:
     "url=, admin-key=, integrations-key=, webhook-secret= lines (append to "
     "$GITHUB_OUTPUT); or OPTISIM_URL= and OPTISIM_ADMIN_KEY= lines (append to $GITHUB_ENV)",
 )
-def wait(url: str | None, ready_file: str | None, timeout: float, print_as: str) -> None:
+@option(
+    "--json",
+    "as_json",
+    envvar="OPTISIM_JSON",
+    is_flag=True,
+    default=False,
+    help="the same as --print json",
+)
+def wait(
+    url: str | None, ready_file: str | None, timeout: float, print_as: str, as_json: bool
+) -> None:
     """Wait until the simulator at URL (default: $OPTISIM_URL, else the ready file's URL,
     else http://127.0.0.1:8900) answers /_sim/health. Exit status 0 once it does, 1 when
     --timeout passes first."""
@@ -92,7 +102,7 @@ def wait(url: str | None, ready_file: str | None, timeout: float, print_as: str)
         except ControlError as error:
             err.print(f"[red]timed out[/red]: {error.message}")
             sys.exit(1)
-    if print_as == "json":
+    if print_as == "json" or as_json:
         print_json({"url": url, **ready, "health": health})
     elif print_as in ("github-output", "env"):
         print("\n".join(_outputs(url, ready, print_as)))

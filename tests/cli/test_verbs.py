@@ -202,6 +202,8 @@ def test_wait_prints_what_it_is_asked_for(server: dict[str, Any]) -> None:
     assert done.returncode == 0 and done.stdout.strip() == server["url"]
     done = run("wait", server["url"], "--print", "env")
     assert f"OPTISIM_URL={server['url']}" in done.stdout.splitlines()
+    done = run("wait", server["url"], "--json")
+    assert json.loads(done.stdout)["health"]["status"] == "ok"
 
 
 def test_wait_times_out_with_exit_status_1() -> None:
