@@ -397,30 +397,23 @@ def _print(
     row("HTTP retries (client)", *(client(c, lambda c: c.retries) for c in (cs, cp, ct)))
     console.print(table)
 
+    # One column per promotion (three), one row per figure: fits 80 columns whole.
     usage = Table(title="Budget and audience (simulator ledger)")
-    for col in (
-        "promotion",
-        "budget committed",
-        "of budget",
-        "reserved",
-        "released",
-        "audience committed",
-        "of cap",
-        "redemptions",
-    ):
-        usage.add_column(col, justify="right")
-    for pid, u in report["promotions"].items():
-        unit = units.get(pid, {})
-        usage.add_row(
-            pid,
-            _money(u["budgetCommitted"], unit),
-            _money(u["budgetTotal"], unit),
-            _money(u["budgetReserved"], unit),
-            _money(u["budgetReleased"], unit),
-            f"{u['audienceCommitted']:,}",
-            f"{u['audienceCap']:,}",
-            f"{u['redemptions']:,}",
-        )
+    usage.add_column("")
+    promotions = report["promotions"]
+    for pid in promotions:
+        usage.add_column(pid, justify="right", no_wrap=True)
+    figures: tuple[tuple[str, Any], ...] = (
+        ("budget committed", lambda u, unit: _money(u["budgetCommitted"], unit)),
+        ("of budget", lambda u, unit: _money(u["budgetTotal"], unit)),
+        ("reserved", lambda u, unit: _money(u["budgetReserved"], unit)),
+        ("released", lambda u, unit: _money(u["budgetReleased"], unit)),
+        ("audience committed", lambda u, unit: f"{u['audienceCommitted']:,}"),
+        ("of audience cap", lambda u, unit: f"{u['audienceCap']:,}"),
+        ("redemptions", lambda u, unit: f"{u['redemptions']:,}"),
+    )
+    for label, figure in figures:
+        usage.add_row(label, *(figure(u, units.get(pid, {})) for pid, u in promotions.items()))
     console.print(usage)
     scaled = report.get("scaled")
     if scaled and scaled.get("budget") is not None:
@@ -433,30 +426,28 @@ def _print(
 
     demo = report["demonstrated"]
     hooks = Table(title="Webhooks")
-    for col in (
-        "kind",
-        "delivered",
-        "attempts",
-        "retries",
-        "re-sent on purpose",
-        "lag p50 ms",
-        "lag p99 ms",
-        "rate/s",
-    ):
-        hooks.add_column(col, justify="right")
-    for kind, s in report["webhooks"].items():
-        on_purpose = 1 if kind == "scheduled" and demo.get("webhookResent") else 0
-        lag = s.get("lagMsWithoutResent") or s["lagMs"]
-        hooks.add_row(
-            kind,
-            str(s["byStatus"].get("delivered", 0)),
-            str(s["attempts"]),
-            str(max(0, s["retries"] - on_purpose)),
-            str(on_purpose),
-            _ms(lag["p50"]),
-            _ms(lag["p99"]),
-            str(s["achievedRate"] or "-"),
-        )
+    hooks.add_column("")
+    kinds = report["webhooks"]
+    for kind in kinds:
+        hooks.add_column(kind, justify="right", no_wrap=True)
+
+    def on_purpose(kind: str) -> int:
+        return 1 if kind == "scheduled" and demo.get("webhookResent") else 0
+
+    def lag(s: dict[str, Any]) -> dict[str, Any]:
+        return s.get("lagMsWithoutResent") or s["lagMs"]  # type: ignore[no-any-return]
+
+    rows: tuple[tuple[str, Any], ...] = (
+        ("delivered", lambda k, s: str(s["byStatus"].get("delivered", 0))),
+        ("attempts", lambda k, s: str(s["attempts"])),
+        ("retries", lambda k, s: str(max(0, s["retries"] - on_purpose(k)))),
+        ("re-sent on purpose", lambda k, s: str(on_purpose(k))),
+        ("lag p50 ms", lambda k, s: _ms(lag(s)["p50"])),
+        ("lag p99 ms", lambda k, s: _ms(lag(s)["p99"])),
+        ("rate/s", lambda k, s: str(s["achievedRate"] or "-")),
+    )
+    for label, value in rows:
+        hooks.add_row(label, *(value(k, s) for k, s in kinds.items()))
     console.print(hooks)
     if cs is not None:
         steps = ", ".join(f"{k} {v:.2f}s" for k, v in cs.timings.items())
@@ -485,7 +476,8 @@ def _ms(value: float | None) -> str:
 def _fmt(counts: dict[str, Any]) -> str:
     if not counts:
         return "-"
-    return ", ".join(f"{k}{NBSP}{_value(v)}" for k, v in sorted(counts.items()))
+    # One item per line: a narrow terminal then wraps between items, never inside one.
+    return "\n".join(f"{k}{NBSP}{_value(v)}" for k, v in sorted(counts.items()))
 
 
 def _value(v: Any) -> str:
