@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,23 +59,22 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 def read_until(stream: IO[str], needle: str, timeout_s: float) -> str:
     """Lines from `stream` until one contains `needle` (AssertionError after the timeout).
-    Bounded by a thread-free poll: the streams are pipes of a live process."""
-    import selectors
+    A thread reads (a select() on the pipe would miss lines already in the stream's
+    buffer); it stops at the needle or at the end of the stream."""
+    seen: list[str] = []
+    found = threading.Event()
 
-    seen = []
-    deadline = time.monotonic() + timeout_s
-    with selectors.DefaultSelector() as sel:
-        sel.register(stream, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            line = stream.readline()
-            if not line:
-                break
+    def read() -> None:
+        for line in stream:
             seen.append(line)
             if needle in line:
-                return "".join(seen)
-    raise AssertionError(f"{needle!r} not seen in {timeout_s} s; got:\n{''.join(seen)}")
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    if not found.wait(timeout_s):
+        raise AssertionError(f"{needle!r} not seen in {timeout_s} s; got:\n{''.join(seen)}")
+    return "".join(seen)
 
 
 def wait_for_file(path: Path, proc: subprocess.Popen[str], timeout_s: float = 30.0) -> Any:
