@@ -105,7 +105,9 @@ class CampaignDriver:
         customers = int(options.customers)
         if not 1 <= customers <= MAX_CUSTOMERS:
             raise SetupError(f"--customers must be 1 to {MAX_CUSTOMERS:,}, not {customers:,}")
-        if options.listener_url:
+        replaced = None
+        if options.listener_url:  # the registration it replaces comes back in `finish`
+            replaced = ctrl.scheduled_listener()
             ctrl.register_scheduled_listener(options.listener_url)
         listener = ctrl.scheduled_listener()
         if listener is None:
@@ -144,6 +146,7 @@ class CampaignDriver:
             "customers": customers,
             "listener": listener,
             "journalAfter": ctrl.journal_end(),
+            "replacedListener": replaced,
         }
         LOG.info(
             "large list: campaign %d, %d customers, listener %s", campaign_id, customers, listener
@@ -284,6 +287,23 @@ class CampaignDriver:
         }
 
     def finish(self) -> dict[str, Any]:
+        try:
+            return self._finish()
+        finally:
+            self._restore_listener()
+
+    def _restore_listener(self) -> None:
+        """Put back the listener registration `--listener-url` replaced (the integrator's
+        own), so the simulator is left as the run found it."""
+        replaced = self.setup.get("replacedListener")
+        wanted = getattr(self.env.parsed_options, "listener_url", None)
+        if replaced and replaced != wanted:
+            try:
+                self.ctrl.register_scheduled_listener(replaced)
+            except Exception:  # the run's results matter more than the clean-up
+                LOG.exception("could not restore the EventTypeID 5 listener %s", replaced)
+
+    def _finish(self) -> dict[str, Any]:
         """The run is stopping (by itself, or `--run-time` ran out): the results."""
         self.stop_requested = True
         if gevent.getcurrent() is not self.greenlet:

@@ -119,7 +119,9 @@ class BurstObserver:
         options = environment.parsed_options
         assert options is not None
         notes: list[str] = []
-        if options.listener_url:
+        replaced = None
+        if options.listener_url:  # the registration it replaces comes back in `finish`
+            replaced = ctrl.triggered_webhook()
             ctrl.register_triggered_webhook(options.listener_url)
         listener = ctrl.triggered_webhook()
         if listener is None:
@@ -151,6 +153,7 @@ class BurstObserver:
             "listener": listener,
             "notes": notes,
             "journalAfter": ctrl.journal_end(),
+            "replacedListener": replaced,
         }
         LOG.info("webhook burst: campaign %d, listener %s", campaign_id, listener)
         return cls(environment, ctrl, setup)
@@ -204,6 +207,23 @@ class BurstObserver:
 
     # -- the end --------------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
+        try:
+            return self._finish()
+        finally:
+            self._restore_listener()
+
+    def _restore_listener(self) -> None:
+        """Put back the listener registration `--listener-url` replaced (the integrator's
+        own), so the simulator is left as the run found it."""
+        replaced = self.setup.get("replacedListener")
+        wanted = getattr(self.env.parsed_options, "listener_url", None)
+        if replaced and replaced != wanted:
+            try:
+                self.ctrl.register_triggered_webhook(replaced)
+            except Exception:  # the run's results matter more than the clean-up
+                LOG.exception("could not restore the CE v2 webhook %s", replaced)
+
+    def _finish(self) -> dict[str, Any]:
         """Wait for the integrator to catch up (or for `--settle-seconds` without progress),
         then audit every event and return the results."""
         self.stopping = True

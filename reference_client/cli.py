@@ -10,17 +10,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, NoReturn, get_args, get_origin
 
 import click
 import uvicorn
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from reference_client.config import ClientConfig
+from reference_client.http import ApiError, ApiTransportError
 from reference_client.integrator import Integrator
 from reference_client.listener import create_listener_app
 from reference_client.logs import configure_logging
@@ -28,13 +34,81 @@ from reference_client.loop import run as run_loop
 from reference_client.summary import CampaignSummary
 
 
+def _metavar(annotation: Any, name: str) -> str:
+    """The option's value in user terms (the type as the user writes it)."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is Literal:
+        return "|".join(str(a) for a in get_args(annotation))
+    if args and get_origin(annotation) is not list and len(args) == 1:
+        return _metavar(args[0], name)
+    if name.endswith("_s"):
+        return "SECONDS"
+    if name.endswith("_url"):
+        return "URL"
+    if annotation is Path or Path in args:
+        return "FILE"
+    if annotation is int:
+        return "INTEGER"
+    if annotation is float:
+        return "NUMBER"
+    if get_origin(annotation) is list or get_origin(annotation) is Annotated:
+        return "A,B,..."
+    return "TEXT"
+
+
+def _help(field: FieldInfo) -> str:
+    """The field's description, with its default in user terms when it has a plain one."""
+    text = field.description or ""
+    default = field.default
+    if default is PydanticUndefined:
+        if field.default_factory is not None:
+            made = field.default_factory()  # type: ignore[call-arg]
+            default = ",".join(made) if isinstance(made, list) else made
+        else:
+            return f"{text} (required)".strip()
+    if default is None or "default:" in text:
+        return text
+    return f"{text}  [default: {default}]".strip()
+
+
 def _config_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """One `--option` per ClientConfig field, typed as text: pydantic does the parsing."""
     for name, field in reversed(list(ClientConfig.model_fields.items())):
         command = click.option(
-            "--" + name.replace("_", "-"), name, default=None, help=field.description
+            "--" + name.replace("_", "-"),
+            name,
+            default=None,
+            metavar=_metavar(field.annotation, name),
+            help=_help(field),
         )(command)
     return command
+
+
+def _sentences(exc: ValidationError) -> str:
+    """A settings error as sentences naming the options (no pydantic boilerplate)."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if where:
+            parts.append(f"--{where.replace('_', '-')}: {message}")
+        else:
+            parts.append(message)
+    return "; ".join(parts)
+
+
+def _port_taken(host: str, port: int) -> bool:
+    """Whether something already listens on host:port (checked before anything starts,
+    so a taken port is one line, not a traceback after the integrator started)."""
+    if port == 0:
+        return False
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 @click.group()
@@ -65,13 +139,33 @@ def run(
             ClientConfig.from_file(config_file, **given) if config_file else ClientConfig(**given)
         )
     except ValidationError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(_sentences(exc)) from None
+    except (OSError, ValueError) as exc:  # an unreadable or malformed --config file
+        raise click.UsageError(f"--config: {exc}") from None
+    if _port_taken(config.listener_host, config.listener_port):
+        _fail(
+            f"port {config.listener_port} on {config.listener_host} is already in use "
+            "(--listener-port)"
+        )
     url = public_url or f"http://{config.listener_host}:{config.listener_port}"
     integrator = Integrator(config, show_progress=progress)
     try:
         run_loop(serve(integrator, url))
-    finally:
-        print_summaries(integrator.summaries())
+    except ApiTransportError as exc:
+        _fail(f"cannot reach {config.optimove_url}: {exc}")
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            _fail(f"the API key was refused ({exc.status} {exc.code}): check --api-key")
+        _fail(str(exc))
+    print_summaries(integrator.summaries())
+
+
+def _fail(message: str) -> NoReturn:
+    """One line naming the cause; exit status 2."""
+    Console(stderr=True, soft_wrap=True).print(
+        f"[red]error:[/red] {escape(message)}", highlight=False
+    )
+    sys.exit(2)
 
 
 async def serve(integrator: Integrator, public_url: str) -> None:

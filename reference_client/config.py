@@ -34,7 +34,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
-    return {str(k): v for k, v in data.items()}
+    # Keys as the options spell them (`optimove-url`) or as the settings do (`optimove_url`).
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
 class _FileSource(PydanticBaseSettingsSource):
@@ -56,11 +57,13 @@ class ClientConfig(BaseSettings):
     # -- the other side (wire-contract §2-§4) -------------------------------------------
     optimove_url: str = Field(description="base URL of the Optimove core and CE v2 APIs")
     promotions_url: str | None = Field(
-        None, description="base URL of the Promotions API (default: optimove_url)"
+        None, description="base URL of the Promotions API (default: the Optimove URL)"
     )
     api_key: str = Field(repr=False, description="X-API-KEY sent on every call")
-    request_timeout_s: float = Field(10.0, gt=0)
-    max_retries: int = Field(6, ge=0, le=20)
+    request_timeout_s: float = Field(10.0, gt=0, description="seconds per HTTP request")
+    max_retries: int = Field(
+        6, ge=0, le=20, description="retries of a failed call after its first attempt"
+    )
 
     # -- our webhook listener (wire-contract §6) ----------------------------------------
     listener_host: str = "127.0.0.1"
@@ -78,14 +81,20 @@ class ClientConfig(BaseSettings):
     # validations are coalesced into shared calls, flows/coalesce.py).
     triggered_concurrency: int = Field(256, ge=1, le=10_000)
     max_connections: int | None = Field(
-        None, ge=1, le=10_000, description="HTTP connections per API; default: connection_limit"
+        None,
+        ge=1,
+        le=10_000,
+        description="HTTP connections per API (default: one per call that can be in "
+        "flight, at least 16)",
     )
     validate_batch: int = Field(1000, ge=1, le=1000)  # wire-contract §4: ≤ 1000 contexts
     approve_batch: int = Field(10_000, ge=1, le=10_000)  # wire-contract §2.1: ≤ 10000 items
     page_size: int = Field(10_000, ge=1, le=10_000)  # wire-contract §2: $top ≤ 10000
 
     # -- our platform -------------------------------------------------------------------
-    store_path: Path | None = Field(None, description="SQLite file; None keeps state in memory")
+    store_path: Path | None = Field(
+        None, description="SQLite file for the platform's state (default: kept in memory)"
+    )
     redemption_mode: Literal["per_event", "batched", "off"] = "batched"
     redemption_interval_s: float = Field(1.0, gt=0)
 

@@ -110,7 +110,11 @@ class ApiTransportError(Exception):
     """No usable answer after every retry: the request may or may not have been applied."""
 
     def __init__(self, operation: str, attempts: int, reason: str) -> None:
-        super().__init__(f"{operation}: no answer after {attempts} attempt(s): {reason}")
+        retries = attempts - 1
+        super().__init__(
+            f"{operation}: no answer after {attempts} attempt{'s' * (attempts != 1)} "
+            f"(the first and {retries} retr{'ies' if retries != 1 else 'y'}): {reason}"
+        )
         self.operation = operation
         self.attempts = attempts
         self.reason = reason
@@ -241,7 +245,7 @@ class _JsonApi:
             delay = min(wait, self._retry_after_cap) if wait is not None else self.backoff(attempt)
             attempt += 1
             LOG.warning(
-                "retrying %s (attempt %d of %d) in %.2fs: %s",
+                "retrying %s (retry %d of %d) in %.2fs: %s",
                 operation,
                 attempt,
                 self.max_retries,

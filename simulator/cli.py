@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any
 
@@ -26,20 +27,34 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", envvar="SIM_HOST", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="SIM_PORT", default=8900, show_default=True, type=int)
+@click.option("--host", show_envvar=True, envvar="SIM_HOST", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port",
+    show_envvar=True,
+    envvar="SIM_PORT",
+    default=8900,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port (the banner and --ready-file give the real URL)",
+)
 @click.option(
     "--store",
+    show_envvar=True,
     envvar="SIM_STORE",
     default="memory",
     show_default=True,
     type=click.Choice(["memory", "sqlite"]),
 )
 @click.option(
-    "--sqlite-path", envvar="SIM_SQLITE_PATH", default="optisim.sqlite", show_default=True
+    "--sqlite-path",
+    show_envvar=True,
+    envvar="SIM_SQLITE_PATH",
+    default="optisim.sqlite",
+    show_default=True,
 )
 @click.option(
     "--scenario",
+    show_envvar=True,
     envvar="SIM_SCENARIO",
     default="demo",
     show_default=True,
@@ -47,14 +62,18 @@ def main() -> None:
 )
 @click.option(
     "--clock",
+    show_envvar=True,
     envvar="SIM_CLOCK",
     default=None,
     type=click.Choice(["realtime", "manual"]),
     help="override the scenario's clock mode",
 )
-@click.option("--seed", envvar="SIM_SEED", default=None, type=int, help="replayable ids")
+@click.option(
+    "--seed", show_envvar=True, envvar="SIM_SEED", default=None, type=int, help="replayable ids"
+)
 @click.option(
     "--duplicate-approvals",
+    show_envvar=True,
     envvar="SIM_DUPLICATE_APPROVALS",
     default="reject",
     show_default=True,
@@ -62,56 +81,151 @@ def main() -> None:
 )
 @click.option(
     "--workers",
+    show_envvar=True,
     envvar="SIM_WORKERS",
     default=1,
     show_default=True,
     type=int,
     help="server processes (needs --store sqlite)",
 )
-@click.option("--journal/--no-journal", envvar="SIM_JOURNAL", default=True, show_default=True)
 @click.option(
-    "--access-log/--no-access-log", envvar="SIM_ACCESS_LOG", default=False, show_default=True
+    "--journal/--no-journal",
+    show_envvar=True,
+    envvar="SIM_JOURNAL",
+    default=True,
+    show_default=True,
 )
-def serve(**options: Any) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    show_envvar=True,
+    envvar="SIM_ACCESS_LOG",
+    default=False,
+    show_default=True,
+)
+@click.option(
+    "--ready-file",
+    show_envvar=True,
+    envvar="OPTISIM_READY_FILE",
+    default=None,
+    type=click.Path(dir_okay=False, writable=True),
+    help="once the server answers, write {url, admin_key, integrations_key, "
+    "webhook_secret, pid} to this JSON file (removed when the server stops)",
+)
+@click.option(
+    "--quiet",
+    show_envvar=True,
+    envvar="OPTISIM_QUIET",
+    is_flag=True,
+    help="no banner (for processes optisim starts)",
+)
+def serve(ready_file: str | None, quiet: bool, **options: Any) -> None:
     """Run the simulator (Optimove core, CE v2, Promotions and the /_sim control API)."""
     import uvicorn
+    from pydantic import ValidationError
+    from uvicorn.supervisors import Multiprocess
 
+    from simulator.server_process import StartError, bind_socket, watch_parent
     from simulator.serving import uvicorn_options
-    from simulator.settings import SimSettings
+    from simulator.settings import SimSettings, explain
 
     try:
         settings = SimSettings(**options)
         from simulator.app import startup_scenario
 
         scenario = startup_scenario(settings)
-    except (DomainError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
+    except ValidationError as error:
+        console.print(f"[red]error:[/red] {explain(error)}", soft_wrap=True, markup=True)
         sys.exit(2)
-    base = f"http://{settings.host}:{settings.port}"
-    admin = next((k.key for k in scenario.tenant.keys if k.role == "admin"), None)
-    console.print(f"[bold]optisim {__version__}[/bold] serving at [cyan]{base}[/cyan]")
-    console.print(
-        f"  tenant [bold]{scenario.tenant.id}[/bold], scenario {settings.scenario!r}, "
-        f"store {settings.store}"
-    )
-    for key in scenario.tenant.keys:
-        console.print(f"  X-API-KEY ({key.role}): [green]{key.key}[/green]")
-    if admin:
-        console.print(f"  try: curl -H 'X-API-KEY: {admin}' {base}/_sim/campaigns")
+    except (DomainError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        sys.exit(2)
+    try:  # bound before the banner: a port in use is an error, not "serving at"
+        sock = bind_socket(settings.host, settings.port)
+    except (StartError, OSError) as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        sys.exit(2)
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{port}"
+    keys = {key.role: key.key for key in scenario.tenant.keys}
+    admin = keys.get("admin")
+    if not quiet:
+        console.print(f"[bold]optisim {__version__}[/bold] serving at [cyan]{base}[/cyan]")
+        console.print(
+            f"  tenant [bold]{scenario.tenant.id}[/bold], scenario {settings.scenario!r}, "
+            f"store {settings.store}"
+        )
+        for key in scenario.tenant.keys:
+            console.print(f"  X-API-KEY ({key.role}): [green]{key.key}[/green]")
+        if admin:
+            console.print(f"  try: curl -H 'X-API-KEY: {admin}' {base}/_sim/campaigns")
     # Settings travel to worker processes through the environment (app factory below).
     for name, value in settings.model_dump().items():
         if value is not None:
             os.environ[f"SIM_{name.upper()}"] = str(value)
-    uvicorn.run(
+    os.environ["SIM_PORT"] = str(port)
+    watch_parent()
+    if ready_file:
+        ready = {
+            "url": base,
+            "admin_key": admin,
+            "integrations_key": keys.get("integrations"),
+            "webhook_secret": scenario.tenant.webhookSecret,
+            "pid": os.getpid(),
+        }
+        _write_when_ready(f"{base}/_sim/health", ready_file, ready)
+    config = uvicorn.Config(
         "simulator.cli:app_from_env",
         factory=True,
         host=settings.host,
-        port=settings.port,
+        port=port,
         workers=settings.workers,
         access_log=settings.access_log,
         log_level="warning",
         **uvicorn_options(settings),
     )
+    server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the
+    # handler found at start: make that one an exit that runs the `finally` below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        if settings.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            config.load_app()
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if ready_file:
+            from pathlib import Path
+
+            Path(ready_file).unlink(missing_ok=True)
+
+
+def _write_when_ready(health_url: str, path: str, ready: dict[str, Any]) -> None:
+    """A thread that writes `ready` to `path` (atomically) once `health_url` answers 200."""
+    import json
+    import threading
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    def poll() -> None:
+        for _ in range(1200):  # two minutes
+            try:
+                if httpx.get(health_url, timeout=2.0).status_code == 200:
+                    target = Path(path)
+                    partial = target.with_name(target.name + ".partial")
+                    partial.write_text(json.dumps(ready, indent=2) + "\n", "utf-8")
+                    partial.replace(target)
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+
+    threading.Thread(target=poll, name="optisim-ready-file", daemon=True).start()
 
 
 def app_from_env() -> Any:
@@ -182,17 +296,27 @@ def demo(
     customers: int, events: int, rate: float, timeout: float, json_path: str | None, quiet: bool
 ) -> None:
     """Run the simulator and the reference client together, both flows end to end."""
+    import time
     from pathlib import Path
 
     import orjson
 
     from simulator.demo import DemoOptions
     from simulator.demo import demo as run_demo
+    from simulator.server_process import stop_on_signals
 
     options = DemoOptions(customers, events, rate, timeout, quiet)
-    out = Console()
+    out = Console(width=None if sys.stdout.isatty() else 200)  # a log keeps numbers whole
+    started = time.monotonic()
     try:
-        result = run_demo(options, out)
+        with stop_on_signals():
+            result = run_demo(options, out)
+    except KeyboardInterrupt:
+        console.print(
+            f"[yellow]demo interrupted[/yellow] after {time.monotonic() - started:.1f} s: "
+            "the simulator and the reference client are stopped; no report"
+        )
+        sys.exit(130)
     except (RuntimeError, TimeoutError) as error:
         console.print(f"[red]demo failed:[/red] {error}")
         sys.exit(1)
@@ -222,3 +346,23 @@ main.add_command(coverage_command)  # `optisim coverage`: simulator/coverage/
 from simulator.stories.command import story as story_command  # noqa: E402
 
 main.add_command(story_command)  # `optisim story list|run`: simulator/stories/
+
+
+from simulator.verbs.command import VERBS  # noqa: E402  (the verbs: simulator/verbs/)
+
+for verb in VERBS:
+    main.add_command(verb)
+
+
+def _show_envvars(command: click.Command) -> None:
+    """Every option's help names its environment variable: its own (`SIM_PORT`,
+    `OPTISIM_URL`) or click's automatic `OPTISIM_<COMMAND>_<OPTION>`."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name not in ("help", "version"):
+            param.show_envvar = True
+    for sub in getattr(command, "commands", {}).values():
+        _show_envvars(sub)
+
+
+main.context_settings["auto_envvar_prefix"] = "OPTISIM"
+_show_envvars(main)

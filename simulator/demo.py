@@ -35,6 +35,7 @@ from reference_client import (
     create_listener_app,
 )
 from reference_client.loop import run as run_loop
+from simulator.control_client import AsyncControlClient
 from simulator.server_process import (
     ADMIN,
     INTEGRATIONS,
@@ -101,7 +102,8 @@ class ClientBeside:
     integrator: Integrator
     journal: MemoryJournal  # what the client approved (the demo repeats one of those)
     listener_url: str
-    admin: httpx.AsyncClient  # the simulator's control API, with the demo admin key
+    control: AsyncControlClient  # the simulator's control API, with the demo admin key
+    admin: httpx.AsyncClient  # the public API (Optimove, Promotions) with the admin key
 
 
 @contextlib.asynccontextmanager
@@ -135,16 +137,23 @@ async def reference_client_beside(
     )
     serving = asyncio.create_task(server.serve())
     admin = httpx.AsyncClient(base_url=simulator_url, headers={"X-API-KEY": ADMIN}, timeout=60)
+    control = AsyncControlClient(simulator_url, ADMIN, timeout=60)
     listener_url = f"http://127.0.0.1:{listener_port}"
     try:
         await integrator.start()
         while not server.started:
             await asyncio.sleep(0.01)
         await integrator.register_listeners(listener_url)
-        await admin.put("/_sim/webhooks/config", json={"timeScale": 0.01})
-        yield ClientBeside(integrator, journal, listener_url, admin)
+        await control.set_webhook_config(time_scale=0.01)
+        yield ClientBeside(integrator, journal, listener_url, control, admin)
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) or failed: stop within a second rather than let
+        # in-flight flows drain for ten (they would only retry against a stopping world).
+        integrator.drain_timeout_s = 0.5
+        raise
     finally:
         await admin.aclose()
+        await control.aclose()
         await integrator.stop()
         server.should_exit = True
         await serving
@@ -157,7 +166,7 @@ async def _flows(
     console: Console,
     started: float,
 ) -> DemoResult:
-    integrator, journal, admin = side.integrator, side.journal, side.admin
+    integrator, control = side.integrator, side.control
     say = console.print if not options.quiet else (lambda *a, **k: None)
     say(f"[bold]optisim demo[/bold]: simulator {sim.url}, reference client {side.listener_url}")
     say(
@@ -167,10 +176,9 @@ async def _flows(
     )
     flows_started = time.perf_counter()
     for campaign_id in (SCHEDULED, PLAIN):
-        (await admin.post(f"/_sim/campaigns/{campaign_id}/execute")).raise_for_status()
+        await control.execute_campaign(campaign_id)
     if options.events:
-        body = {"count": options.events, "rate": options.rate}
-        (await admin.post(f"/_sim/campaigns/{TRIGGERED}/events", json=body)).raise_for_status()
+        await control.emit_events(TRIGGERED, count=options.events, rate=options.rate)
 
     async def flows_done() -> bool:
         summaries = integrator.summaries()
@@ -185,13 +193,15 @@ async def _flows(
     await _wait_for(flows_done, options.timeout_s, "both flows to finish")
     await integrator.wait_idle(options.timeout_s)
     flows_s = time.perf_counter() - flows_started
-    demonstrated = await _demonstrate(admin, integrator, journal, options.timeout_s)
-    window = (await admin.get(f"/_sim/campaigns/{SCHEDULED}")).json()
-    await admin.post(
-        "/_sim/clock/advance", json={"seconds": window["clearanceWindowMinutes"] * 60 + 1}
-    )
-    report = await _collect(admin)
+    demonstrated = await _demonstrate(side, options.timeout_s)
+    window = await control.get_campaign(SCHEDULED)
+    await control.advance_clock(window.clearanceWindowMinutes * 60 + 1)
+    report = await _collect(side)
     report["demonstrated"] = demonstrated
+    report["scaled"] = {"customers": options.customers, **_scaled(report)}
+    report["webhooks"]["scheduled"]["lagMsWithoutResent"] = await _lag_without(
+        side.control, "scheduled", demonstrated["webhookResent"]
+    )
     report["timings"] = {"flows_s": flows_s, "total_s": time.perf_counter() - started}
     report["client"] = {str(cid): _summary_dict(s) for cid, s in integrator.summaries().items()}
     problems = _check(report, integrator.summaries(), options)
@@ -200,15 +210,14 @@ async def _flows(
     return DemoResult(not problems, problems, report)
 
 
-async def _demonstrate(
-    admin: httpx.AsyncClient, integrator: Integrator, journal: MemoryJournal, timeout_s: float
-) -> dict[str, Any]:
+async def _demonstrate(side: ClientBeside, timeout_s: float) -> dict[str, Any]:
     """Show the two safety nets: a re-sent webhook is deduplicated by the client, and a
     repeated approval is refused by the simulator with `duplicate_approval`."""
-    deliveries = (await admin.get("/_sim/deliveries", params={"kind": "scheduled"})).json()
-    webhook_id = deliveries["deliveries"][0]["eventId"]
+    integrator, journal, admin = side.integrator, side.journal, side.admin
+    deliveries = await side.control.list_deliveries(kind="scheduled", limit=1)
+    webhook_id = deliveries[0].eventId
     before = integrator.summaries()[SCHEDULED].duplicates_skipped
-    await admin.post(f"/_sim/deliveries/{webhook_id}/resend")
+    await side.control.resend_delivery(webhook_id)
 
     async def deduplicated() -> bool:
         return integrator.summaries()[SCHEDULED].duplicates_skipped > before
@@ -236,16 +245,56 @@ async def _demonstrate(
     return {"webhookResent": webhook_id, "duplicateApproval": refused}
 
 
-async def _collect(admin: httpx.AsyncClient) -> dict[str, Any]:
+async def _collect(side: ClientBeside) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for cid in (SCHEDULED, PLAIN, TRIGGERED):
-        out[str(cid)] = (await admin.get(f"/_sim/campaigns/{cid}/report")).json()
-    out["promotions"] = {p["id"]: p["usage"] for p in (await admin.get("/v1/promotions")).json()}
+        out[str(cid)] = (await side.control.get_campaign_report(cid)).model_dump(mode="json")
+    promotions = (await side.admin.get("/v1/promotions")).json()
+    out["promotions"] = {p["id"]: p["usage"] for p in promotions}
+    out["promotionUnits"] = {
+        p["id"]: {"rewardKind": p.get("rewardKind"), "currency": p.get("currency")}
+        for p in promotions
+    }
     out["webhooks"] = {
-        kind: (await admin.get("/_sim/deliveries/summary", params={"kind": kind})).json()
+        kind: (await side.control.summarize_deliveries(kind=kind)).model_dump(mode="json")
         for kind in ("scheduled", "triggered")
     }
     return out
+
+
+def _scaled(report: dict[str, Any]) -> dict[str, Any]:
+    """The welcome promotion's budget and audience cap, which `demo_scenario` scales to
+    `--customers` (the built-in demo world's are for 10,000)."""
+    usage = report["promotions"].get("PR-WELCOME", {})
+    return {"budget": usage.get("budgetTotal"), "audienceCap": usage.get("audienceCap")}
+
+
+async def _lag_without(control: AsyncControlClient, kind: str, left_out: str) -> dict[str, Any]:
+    """Delivery lag percentiles of `kind` without the webhook re-sent on purpose (its
+    lag would count from its first send to the deliberate re-send)."""
+    lags = sorted(
+        [
+            d.deliveredAt - d.createdAt
+            async for d in _deliveries(control, kind)
+            if d.deliveredAt is not None and d.eventId != left_out
+        ]
+    )
+
+    def pct(p: float) -> float | None:
+        return round(lags[min(len(lags) - 1, int(p * len(lags)))] * 1000, 3) if lags else None
+
+    return {"p50": pct(0.5), "p99": pct(0.99)}
+
+
+async def _deliveries(control: AsyncControlClient, kind: str) -> AsyncIterator[Any]:
+    after = 0
+    while True:
+        page = await control.list_deliveries(kind=kind, after=after, limit=1000)  # type: ignore[arg-type]
+        for d in page:
+            yield d
+        if len(page) < 1000:
+            return
+        after = page[-1].seq
 
 
 def _summary_dict(s: CampaignSummary) -> dict[str, Any]:
@@ -284,6 +333,16 @@ def _check(
     return problems
 
 
+NBSP = "\u00a0"  # joins a label to its number: a narrow terminal wraps between items only
+
+
+def _money(value: int, unit: dict[str, Any]) -> str:
+    """A ledger figure in the promotion's unit: amounts are minor units (cents)."""
+    if unit.get("rewardKind") == "amount":
+        return f"{unit.get('currency') or ''}{NBSP}{value / 100:,.2f}".strip(NBSP)
+    return f"{value:,}{NBSP}units"
+
+
 def _print(
     console: Console,
     report: dict[str, Any],
@@ -292,6 +351,9 @@ def _print(
 ) -> None:
     sched, plain, trig = (report[str(c)] for c in (SCHEDULED, PLAIN, TRIGGERED))
     cs, cp, ct = (summaries.get(c) for c in (SCHEDULED, PLAIN, TRIGGERED))
+    units = report.get("promotionUnits", {})
+    currencies = {u["currency"] for u in units.values() if u.get("rewardKind") == "amount"}
+    currency = currencies.pop() if len(currencies) == 1 else ""
     table = Table(title="Campaigns", show_lines=False)
     table.add_column("")
     table.add_column(f"{SCHEDULED} scheduled", justify="right")
@@ -304,10 +366,16 @@ def _print(
     def each(key: str) -> tuple[str, str]:
         return f"{sched[key]:,}", f"{plain[key]:,}"
 
+    def client(c: CampaignSummary | None, what: Any) -> str:
+        return "-" if c is None else str(what(c))
+
     row("targeted / events", *each("targeted"), f"{trig['eventsEmitted']:,}")
     row("fetched", *each("fetched"), "")
-    if cs is not None and cp is not None:
-        row("scrubbed (client rules)", _fmt(cs.scrubbed_by_rule), _fmt(cp.scrubbed_by_rule))
+    row(
+        "scrubbed (client rules)",
+        client(cs, lambda c: _fmt(c.scrubbed_by_rule)),
+        client(cp, lambda c: _fmt(c.scrubbed_by_rule)),
+    )
     row("validated (valid)", *each("validated"), f"{trig['validated']:,}")
     row(
         "ineligible by reason",
@@ -318,55 +386,77 @@ def _print(
     for key in ("approved", "released", "redeemed"):
         row(key, *each(key), f"{trig[key]:,}")
     row("sent at clearance", *each("sent"), "")
-    if cs is not None and cp is not None and ct is not None:
-        row("rewards by tier", *(_fmt(c.rewards_by_tier) for c in (cs, cp, ct)))
-        row("webhook duplicates skipped", *(c.duplicates_skipped for c in (cs, cp, ct)))
-        row("HTTP retries (client)", *(c.retries for c in (cs, cp, ct)))
+    row(
+        f"rewards by tier{f' ({currency})' if currency else ''}",
+        *(client(c, lambda c: _fmt(c.rewards_by_tier)) for c in (cs, cp, ct)),
+    )
+    row(
+        "webhook duplicates skipped",
+        *(client(c, lambda c: c.duplicates_skipped) for c in (cs, cp, ct)),
+    )
+    row("HTTP retries (client)", *(client(c, lambda c: c.retries) for c in (cs, cp, ct)))
     console.print(table)
 
+    # One column per promotion (three), one row per figure: fits 80 columns whole.
     usage = Table(title="Budget and audience (simulator ledger)")
-    for col in (
-        "promotion",
-        "budget committed / total",
-        "reserved",
-        "released",
-        "audience committed / cap",
-        "redemptions",
-    ):
-        usage.add_column(col, justify="right")
-    for pid, u in report["promotions"].items():
-        usage.add_row(
-            pid,
-            f"{u['budgetCommitted']:,} / {u['budgetTotal']:,}",
-            f"{u['budgetReserved']:,}",
-            f"{u['budgetReleased']:,}",
-            f"{u['audienceCommitted']:,} / {u['audienceCap']:,}",
-            f"{u['redemptions']:,}",
-        )
+    usage.add_column("")
+    promotions = report["promotions"]
+    for pid in promotions:
+        usage.add_column(pid, justify="right", no_wrap=True)
+    figures: tuple[tuple[str, Any], ...] = (
+        ("budget committed", lambda u, unit: _money(u["budgetCommitted"], unit)),
+        ("of budget", lambda u, unit: _money(u["budgetTotal"], unit)),
+        ("reserved", lambda u, unit: _money(u["budgetReserved"], unit)),
+        ("released", lambda u, unit: _money(u["budgetReleased"], unit)),
+        ("audience committed", lambda u, unit: f"{u['audienceCommitted']:,}"),
+        ("of audience cap", lambda u, unit: f"{u['audienceCap']:,}"),
+        ("redemptions", lambda u, unit: f"{u['redemptions']:,}"),
+    )
+    for label, figure in figures:
+        usage.add_row(label, *(figure(u, units.get(pid, {})) for pid, u in promotions.items()))
     console.print(usage)
-
-    hooks = Table(title="Webhooks")
-    for col in ("kind", "delivered", "attempts", "retries", "lag p50 ms", "lag p99 ms", "rate/s"):
-        hooks.add_column(col, justify="right")
-    for kind, s in report["webhooks"].items():
-        hooks.add_row(
-            kind,
-            str(s["byStatus"].get("delivered", 0)),
-            str(s["attempts"]),
-            str(s["retries"]),
-            str(s["lagMs"]["p50"]),
-            str(s["lagMs"]["p99"]),
-            str(s["achievedRate"] or "-"),
+    scaled = report.get("scaled")
+    if scaled and scaled.get("budget") is not None:
+        console.print(
+            f"PR-WELCOME's budget and audience cap are scaled to --customers "
+            f"{scaled['customers']:,}: budget "
+            f"{_money(scaled['budget'], units.get('PR-WELCOME', {}))}, "
+            f"audience cap {scaled['audienceCap']:,} (so that some customers reach them)"
         )
+
+    demo = report["demonstrated"]
+    hooks = Table(title="Webhooks")
+    hooks.add_column("")
+    kinds = report["webhooks"]
+    for kind in kinds:
+        hooks.add_column(kind, justify="right", no_wrap=True)
+
+    def on_purpose(kind: str) -> int:
+        return 1 if kind == "scheduled" and demo.get("webhookResent") else 0
+
+    def lag(s: dict[str, Any]) -> dict[str, Any]:
+        return s.get("lagMsWithoutResent") or s["lagMs"]  # type: ignore[no-any-return]
+
+    rows: tuple[tuple[str, Any], ...] = (
+        ("delivered", lambda k, s: str(s["byStatus"].get("delivered", 0))),
+        ("attempts", lambda k, s: str(s["attempts"])),
+        ("retries", lambda k, s: str(max(0, s["retries"] - on_purpose(k)))),
+        ("re-sent on purpose", lambda k, s: str(on_purpose(k))),
+        ("lag p50 ms", lambda k, s: _ms(lag(s)["p50"])),
+        ("lag p99 ms", lambda k, s: _ms(lag(s)["p99"])),
+        ("rate/s", lambda k, s: str(s["achievedRate"] or "-")),
+    )
+    for label, value in rows:
+        hooks.add_row(label, *(value(k, s) for k, s in kinds.items()))
     console.print(hooks)
     if cs is not None:
         steps = ", ".join(f"{k} {v:.2f}s" for k, v in cs.timings.items())
         console.print(f"scheduled flow steps: {steps}")
     t = report["timings"]
     console.print(f"flows finished in {t['flows_s']:.2f} s; demo total {t['total_s']:.2f} s")
-    demo = report["demonstrated"]
     console.print(
-        f"on purpose: webhook {demo['webhookResent']} re-sent → deduplicated by the client; "
+        f"on purpose: webhook {demo['webhookResent']} re-sent (not a retry; its lag is left "
+        f"out above) → deduplicated by the client; "
         f"a repeated approval → {demo['duplicateApproval'].get('status')} duplicate_approval "
         f"(budget unchanged: {demo['duplicateApproval'].get('budgetUnchanged')})"
     )
@@ -379,10 +469,15 @@ def _print(
         )
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
 def _fmt(counts: dict[str, Any]) -> str:
     if not counts:
         return "-"
-    return ", ".join(f"{k} {_value(v)}" for k, v in sorted(counts.items()))
+    # One item per line: a narrow terminal then wraps between items, never inside one.
+    return "\n".join(f"{k}{NBSP}{_value(v)}" for k, v in sorted(counts.items()))
 
 
 def _value(v: Any) -> str:
@@ -390,5 +485,5 @@ def _value(v: Any) -> str:
         if not v.amount and not v.units:  # the platform's own reward: nothing from Promotions
             return f"{v.count:,}"
         what = f"{v.amount / 100:,.2f}" if v.amount else f"{v.units:,} units"
-        return f"{v.count:,} ({what})"
+        return f"{v.count:,}{NBSP}({what})".replace(" ", NBSP)
     return f"{v:,}" if isinstance(v, int) else str(v)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -101,3 +101,16 @@ class SimSettings(BaseSettings):
         if self.workers > 1 and self.seed is not None:
             raise ValueError("seeded ids need a single process (workers=1)")
         return self
+
+
+def explain(error: ValidationError) -> str:
+    """A settings error as sentences naming the options and their environment variables
+    (`--journal-size (SIM_JOURNAL_SIZE): ...`), without
+    pydantic's boilerplate (error type names, "For further information visit ...")."""
+    parts = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        option = f"--{where.replace('_', '-')} (SIM_{where.upper()})" if where else ""
+        parts.append(f"{option}: {message}" if option else message)
+    return "; ".join(parts)

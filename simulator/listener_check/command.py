@@ -220,8 +220,14 @@ def listener(
         if not quiet:
             err.print(message, markup=False, highlight=False, soft_wrap=True)
 
+    from simulator.server_process import stop_on_signals
+
     try:
-        report = asyncio.run(run_listener_check(options, say))
+        with stop_on_signals():
+            report = asyncio.run(run_listener_check(options, say))
+    except KeyboardInterrupt:
+        err.print("interrupted: the simulator this check started is stopped")
+        sys.exit(130)
     except CheckAborted as exc:
         err.print(f"[red]could not run the check:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)

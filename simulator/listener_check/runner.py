@@ -23,7 +23,7 @@ from simulator.listener_check.findings import evaluate, simulator_called
 from simulator.listener_check.flow import FlowOptions, prepare, run_flow, world
 from simulator.listener_check.model import Report
 from simulator.listener_check.probes import KINDS, Target, run_probes
-from simulator.server_process import ADMIN, INTEGRATIONS, SimulatorProcess
+from simulator.server_process import ADMIN, INTEGRATIONS, SimulatorProcess, StartError
 
 __all__ = ["CheckAborted", "ListenerCheckOptions", "run_listener_check"]
 
@@ -123,9 +123,12 @@ async def run_listener_check(
         if options.simulator_url:
             sim_url, admin_key = options.simulator_url.rstrip("/"), options.admin_key
         else:
-            process = SimulatorProcess(
-                world(options.flow()), Path(tmp), port=options.simulator_port, journal=True
-            )
+            try:  # a port in use is refused here, not found out later from odd answers
+                process = SimulatorProcess(
+                    world(options.flow()), Path(tmp), port=options.simulator_port, journal=True
+                )
+            except StartError as exc:
+                raise CheckAborted(str(exc)) from exc
             sim_url, admin_key = process.url, ADMIN
         try:
             if process is not None:

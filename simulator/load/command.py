@@ -145,6 +145,8 @@ def load(**o: Any) -> None:
     console = Console()
     if not console.is_terminal:  # a CI log: room for the tables
         console = Console(width=160)
+    if scenario.name == "health-ceiling" and not o["wrk"]:
+        console.print("wrk: skipped (--no-wrk)")
     sys.exit(run(plan, where, limits, console, wrk))
 
 

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class Integrator:
 
 def run(plan: Plan, where: Integrator, limits: Thresholds, console: Console, wrk: bool) -> int:
     plan.out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
     scenario = plan.scenario
     children: list[Child] = []
     try:
@@ -70,17 +72,24 @@ def run(plan: Plan, where: Integrator, limits: Thresholds, console: Console, wrk
             console.print("[red]locust did not finish in time: stopped[/red]")
             code = -1
         ceiling = wrk_rate(url, plan.users, plan.run_time_s) if wrk else None
+        if wrk and ceiling is None:
+            console.print("wrk: skipped (not installed, or it gave no figure)")
     except StartError as error:
         console.print(f"[red]could not start:[/red] {error}")
         return 2
     finally:
         for child in reversed(children):
             child.stop()
-    return judge_run(plan, code, limits, console, ceiling)
+    return judge_run(plan, code, limits, console, ceiling, started)
 
 
 def judge_run(
-    plan: Plan, code: int, limits: Thresholds, console: Console, wrk: float | None = None
+    plan: Plan,
+    code: int,
+    limits: Thresholds,
+    console: Console,
+    wrk: float | None = None,
+    started: float = 0.0,
 ) -> int:
     """Read what locust wrote, print the summary, and say how the run went."""
     stats = plan.out / "locust_stats.csv"
@@ -110,7 +119,13 @@ def judge_run(
     print_summary(console, plan.scenario.name, rows, results, verdicts)
     for problem in problems:
         console.print(f"[red]problem:[/red] {problem}")
-    console.print(f"reports: {plan.html}, {plan.out / 'locust_stats.csv'}, {plan.results}")
+    # Only what this run wrote (a reused --out may hold an earlier run's files).
+    written = [
+        p
+        for p in (plan.html, plan.out / "locust_stats.csv", plan.results)
+        if p.exists() and p.stat().st_mtime >= started - 1
+    ]
+    console.print(f"reports: {', '.join(str(p) for p in written) or 'none written'}")
     broken = [v for v in verdicts if not v.ok]
     if problems and results is not None and "error" in results:
         return 2

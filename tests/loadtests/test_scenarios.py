@@ -79,6 +79,11 @@ def test_a_webhook_burst_starts_everything_and_every_event_is_approved_once(
 def test_a_large_list_is_followed_step_by_step_to_the_last_approval(
     stack: Stack, tmp_path: Path
 ) -> None:
+    # Another registration first: --listener-url replaces it for the run, then restores it.
+    admin = {"X-API-KEY": "demo-admin-key"}
+    elsewhere = {"EventTypeID": 5, "ListenerURL": "http://127.0.0.1:9/elsewhere"}
+    register = f"{stack.simulator}/current/general/RegisterEventListener"
+    assert httpx.post(register, json=elsewhere, headers=admin, timeout=10).status_code == 200
     run = run_load(
         [
             "large-list", "--simulator-url", stack.simulator,
@@ -105,6 +110,13 @@ def test_a_large_list_is_followed_step_by_step_to_the_last_approval(
     assert e2e.requests == 1 and e2e.max == pytest.approx(results["wallSeconds"] * 1000, abs=1)
     assert rows[("AUDIT", "ClearanceRequiredBy met")].failures == 0
     assert "deadline webhook to last approval" in run.output
+    listed = f"{stack.simulator}/current/general/GetRegisteredEventListeners"
+    rows_now = httpx.get(listed, headers=admin, timeout=10).json()
+    assert [r["ListenerURL"] for r in rows_now if r["EventTypeID"] == 5] == [
+        elsewhere["ListenerURL"]
+    ]
+    back = {"EventTypeID": 5, "ListenerURL": f"{stack.listener}/optimove/events"}
+    assert httpx.post(register, json=back, headers=admin, timeout=10).status_code == 200
 
 
 def test_a_large_list_that_misses_clearance_required_by_fails(stack: Stack, tmp_path: Path) -> None:
@@ -150,5 +162,9 @@ def test_the_health_ceiling_is_measured(stack: Stack, tmp_path: Path) -> None:
         tmp_path,
     )
     assert run.code == 0, run.output
+    assert "wrk: skipped (--no-wrk)" in run.output
+    reports = next(line for line in run.output.splitlines() if line.startswith("reports: "))
+    for listed in reports.removeprefix("reports: ").split(", "):
+        assert Path(listed).exists(), listed  # only files it wrote
     health = run.rows[("GET", "health")]
     assert health.requests > 0 and health.failures == 0 and health.rps > 0
