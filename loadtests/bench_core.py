@@ -144,6 +144,15 @@ class Server:
             prefix=f"bench-{safe}-", suffix=".log", delete=False
         )
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("SIM_")}
+        # BENCH_SIM_<NAME>=value sets SIM_<NAME> on the server: an A/B of one setting
+        # (e.g. BENCH_SIM_METRICS=false) with everything else equal.
+        base_env.update(
+            {
+                k.removeprefix("BENCH_"): v
+                for k, v in os.environ.items()
+                if k.startswith("BENCH_SIM_")
+            }
+        )
         base_env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(root), os.environ.get("PYTHONPATH")])
         )
