@@ -232,3 +232,18 @@ def write_results(environment: Environment, results: dict[str, Any]) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(results, indent=2, default=str), "utf-8")
+
+
+def restore_listener(
+    env: Any, setup: dict[str, Any], register: Callable[[str], Any], what: str
+) -> None:
+    """Put back the listener registration `--listener-url` replaced (the integrator's own,
+    recorded as `replacedListener` in the run's setup), so the simulator is left as the run
+    found it. A failure is logged: the run's results matter more than the clean-up."""
+    replaced = setup.get("replacedListener")
+    wanted = getattr(env.parsed_options, "listener_url", None)
+    if replaced and replaced != wanted:
+        try:
+            register(replaced)
+        except Exception:
+            logging.getLogger(__name__).exception("could not restore the %s %s", what, replaced)

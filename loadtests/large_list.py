@@ -293,15 +293,9 @@ class CampaignDriver:
             self._restore_listener()
 
     def _restore_listener(self) -> None:
-        """Put back the listener registration `--listener-url` replaced (the integrator's
-        own), so the simulator is left as the run found it."""
-        replaced = self.setup.get("replacedListener")
-        wanted = getattr(self.env.parsed_options, "listener_url", None)
-        if replaced and replaced != wanted:
-            try:
-                self.ctrl.register_scheduled_listener(replaced)
-            except Exception:  # the run's results matter more than the clean-up
-                LOG.exception("could not restore the EventTypeID 5 listener %s", replaced)
+        common.restore_listener(
+            self.env, self.setup, self.ctrl.register_scheduled_listener, "EventTypeID 5 listener"
+        )
 
     def _finish(self) -> dict[str, Any]:
         """The run is stopping (by itself, or `--run-time` ran out): the results."""

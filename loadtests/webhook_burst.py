@@ -213,15 +213,9 @@ class BurstObserver:
             self._restore_listener()
 
     def _restore_listener(self) -> None:
-        """Put back the listener registration `--listener-url` replaced (the integrator's
-        own), so the simulator is left as the run found it."""
-        replaced = self.setup.get("replacedListener")
-        wanted = getattr(self.env.parsed_options, "listener_url", None)
-        if replaced and replaced != wanted:
-            try:
-                self.ctrl.register_triggered_webhook(replaced)
-            except Exception:  # the run's results matter more than the clean-up
-                LOG.exception("could not restore the CE v2 webhook %s", replaced)
+        common.restore_listener(
+            self.env, self.setup, self.ctrl.register_triggered_webhook, "CE v2 webhook"
+        )
 
     def _finish(self) -> dict[str, Any]:
         """Wait for the integrator to catch up (or for `--settle-seconds` without progress),
