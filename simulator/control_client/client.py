@@ -30,6 +30,7 @@ from simulator.control_client import calls
 from simulator.control_client.calls import Call, FaultInput, ScenarioInput
 from simulator.control_client.errors import (
     ControlError,
+    HttpResponse,
     Unreachable,
     from_response,
     unreachable,
@@ -65,20 +66,6 @@ from simulator.specs import CampaignCreate, Scenario
 
 T = TypeVar("T")
 PAGE = 10_000  # the control API's largest page
-
-
-class HttpResponse(Protocol):
-    """What the client reads of an answer (an httpx.Response, or any look-alike)."""
-
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def is_error(self) -> bool: ...
-    @property
-    def content(self) -> bytes: ...
-    @property
-    def text(self) -> str: ...
-    def json(self) -> Any: ...
 
 
 class SyncHttp(Protocol):

@@ -7,13 +7,24 @@ stable `error` code and show the `message` as it is.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import ValidationError
 
-if TYPE_CHECKING:
-    from simulator.control_client.client import HttpResponse
+
+class HttpResponse(Protocol):
+    """What the client reads of an answer (an httpx.Response, or any look-alike)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def is_error(self) -> bool: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
 
 
 class ControlError(Exception):
