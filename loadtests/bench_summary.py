@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 import timeit
 from dataclasses import replace
 from pathlib import Path
@@ -64,7 +65,9 @@ def main() -> None:
         ]
         print(f"summary() at {args.kept:,} kept deliveries, ms per call (timeit)")
         for name, log in logs:
+            started = time.perf_counter()
             fill(log, args.kept)
+            print(f"  {name:7} fill (ingest, claim, finish) {time.perf_counter() - started:7.2f} s")
             assert log.summary("t").total == args.kept
             for label, call in (
                 ("all", lambda log=log: log.summary("t")),
