@@ -354,7 +354,10 @@ class DeliveryLog(Protocol):
 
     def summary(
         self, tenant_id: str, *, kind: str | None = None, campaign_id: int | None = None
-    ) -> DeliverySummary: ...
+    ) -> DeliverySummary:
+        """From aggregates kept with every change of a delivery: the cost follows the
+        (kind, campaign) groups and lag buckets in use, not the number of deliveries."""
+        ...
 
     def prune(self, tenant_id: str, now: float, retention: Retention) -> int:
         """Drop the tenant's oldest finished deliveries and attempts beyond `retention`

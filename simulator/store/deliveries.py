@@ -330,7 +330,12 @@ class MemoryDeliveryLog:
         removed = 0
         with self._lock:
             order = self._order.get(tenant_id, {})
-            finished = sum(1 for k in order if self._deliveries[k].status != "pending")
+            finished = sum(  # from the aggregates: no pass over the rows
+                row[0]
+                for g in self._groups.get(tenant_id, {}).values()
+                for status, row in g.status.items()
+                if status != "pending"
+            )
             excess = finished - retention.deliveries if retention.deliveries else 0
             oldest = now - retention.seconds if retention.seconds else None
             pruned = self._pruned.setdefault(tenant_id, {})
@@ -826,8 +831,9 @@ class SqliteDeliveryLog:
             drop: list[tuple[Any, ...]] = []
             cols = f"event_id, {_SHARE}"
             if retention.deliveries:
-                (finished,) = db.execute(
-                    "SELECT COUNT(*) FROM wh_delivery WHERE tenant_id=? AND status!='pending'",
+                (finished,) = db.execute(  # from the aggregates: no pass over the rows
+                    "SELECT COALESCE(SUM(count), 0) FROM wh_agg WHERE tenant_id=? "
+                    "AND status!='pending'",
                     (tenant_id,),
                 ).fetchone()
                 if finished > retention.deliveries:
