@@ -111,11 +111,7 @@ async def summarize_deliveries(
     attempts, retries and the rate cover every delivery, also those the retention dropped
     (kept as counters); lag percentiles cover the deliveries still kept."""
     found = _log(request).summary(caller.tenant_id, kind=kind, campaign_id=campaignId)
-    lags = sorted(found.lags)
-
-    def pct(p: float) -> float | None:
-        return round(lags[min(len(lags) - 1, int(p * len(lags)))] * 1000, 3) if lags else None
-
+    lag = found.lag_ms
     first, last = found.first_done, found.last_done
     span = last - first if first is not None and last is not None else 0.0
     return encode.json_response(
@@ -124,7 +120,7 @@ async def summarize_deliveries(
             "byStatus": found.by_status,
             "attempts": found.attempts,
             "retries": found.retries,
-            "lagMs": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)},
+            "lagMs": {"p50": lag[0.5], "p99": lag[0.99], "max": lag[1.0]},
             "achievedRate": round((found.delivered - 1) / span, 1) if span > 0 else None,
         }
     )

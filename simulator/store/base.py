@@ -7,6 +7,7 @@ implementation must pass `tests/store` identically.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -192,10 +193,62 @@ class PrunedCount:
         )
 
 
+# The lag percentiles the summary answers (of the kept deliveries that were delivered):
+# p50, p99 and the maximum, each the value at rank min(n - 1, int(p * n)) of the sorted lags.
+LAG_PERCENTILES = (0.5, 0.99, 1.0)
+
+
+def lag_value(done: float, created: float) -> float:
+    """A delivery's lag as the summary answers it: milliseconds, rounded to the microsecond.
+    Rounding is monotonic, so a percentile of rounded lags is the rounded percentile."""
+    return round((done - created) * 1000, 3)
+
+
+def lag_bucket(value: float) -> int:
+    """The coarse bucket of a lag (ms): one per millisecond below 10 s, then 100 per
+    doubling. Monotonic, so counts per bucket locate any rank; only the one bucket holding
+    it is then read value by value."""
+    if value < 10_000:
+        return math.floor(value)
+    return 10_000 + math.floor(math.log2(value / 10_000) * 100)
+
+
+def lag_percentiles(
+    buckets: Mapping[int, int], values: Callable[[int], Mapping[float, int]]
+) -> dict[float, float | None]:
+    """The exact LAG_PERCENTILES from counts per bucket and, for one bucket, counts per
+    value: O(buckets + values of the buckets that hold a percentile), not O(deliveries)."""
+    n = sum(buckets.values())
+    out: dict[float, float | None] = {}
+    if n == 0:
+        return dict.fromkeys(LAG_PERCENTILES)
+    ranks = {p: min(n - 1, int(p * n)) for p in LAG_PERCENTILES}
+    seen = 0
+    for bucket in sorted(buckets):
+        count = buckets[bucket]
+        inside = {p: r - seen for p, r in ranks.items() if p not in out and r < seen + count}
+        if inside:
+            within = values(bucket)
+            acc = 0
+            for value in sorted(within):
+                acc += within[value]
+                for p, r in list(inside.items()):
+                    if r < acc:
+                        out[p] = value
+                        del inside[p]
+        seen += count
+        if len(out) == len(ranks):
+            break
+    return out
+
+
 @dataclass
 class DeliverySummary:
     """Counts by status, attempts and retries over every delivery (kept or pruned), and
-    the delivery lags (seconds) of the deliveries still kept."""
+    the delivery lag percentiles (`lag_ms`: LAG_PERCENTILES in ms) of the kept ones.
+
+    Delivery logs keep these as aggregates updated with every row change, so a summary
+    costs a handful of groups, not a read of every kept delivery."""
 
     by_status: dict[str, int] = field(default_factory=dict)
     total: int = 0
@@ -204,18 +257,29 @@ class DeliverySummary:
     delivered: int = 0
     first_done: float | None = None
     last_done: float | None = None
-    lags: list[float] = field(default_factory=list)
+    lag_ms: dict[float, float | None] = field(
+        default_factory=lambda: dict.fromkeys(LAG_PERCENTILES)
+    )
+
+    def add_kept(self, status: str, count: int, attempts: int, retries: int) -> None:
+        """Kept deliveries of one status: their count, attempts and retries (attempts
+        beyond the first of each)."""
+        self.by_status[status] = self.by_status.get(status, 0) + count
+        self.total += count
+        self.attempts += attempts
+        self.retries += retries
+
+    def add_done(self, count: int, first: float | None, last: float | None) -> None:
+        """Kept deliveries with a delivery time: how many, the first and the last."""
+        if count and first is not None and last is not None:
+            self._done(count, first, last)
 
     def add(
         self, status: str, count: int, attempts: int, done: float | None, created: float
     ) -> None:
-        """One kept delivery."""
-        self.by_status[status] = self.by_status.get(status, 0) + count
-        self.total += count
-        self.attempts += attempts
-        self.retries += max(0, attempts - 1)
+        """One kept delivery (a from-scratch summary; lags are the caller's)."""
+        self.add_kept(status, count, attempts, max(0, attempts - 1))
         if done is not None:
-            self.lags.append(done - created)
             self._done(1, done, done)
 
     def add_pruned(self, status: str, c: PrunedCount) -> None:
@@ -290,7 +354,10 @@ class DeliveryLog(Protocol):
 
     def summary(
         self, tenant_id: str, *, kind: str | None = None, campaign_id: int | None = None
-    ) -> DeliverySummary: ...
+    ) -> DeliverySummary:
+        """From aggregates kept with every change of a delivery: the cost follows the
+        (kind, campaign) groups and lag buckets in use, not the number of deliveries."""
+        ...
 
     def prune(self, tenant_id: str, now: float, retention: Retention) -> int:
         """Drop the tenant's oldest finished deliveries and attempts beyond `retention`

@@ -17,7 +17,73 @@ from typing import Any
 import orjson
 
 from simulator.domain.models import Attempt, Delivery, WebhookConfig
-from simulator.store.base import DeliverySummary, PrunedCount, Retention, Room
+from simulator.store.base import (
+    DeliverySummary,
+    PrunedCount,
+    Retention,
+    Room,
+    lag_bucket,
+    lag_percentiles,
+    lag_value,
+)
+
+
+def _bump(counts: dict[Any, int], key: Any, by: int) -> None:
+    n = counts.get(key, 0) + by
+    if n:
+        counts[key] = n
+    else:
+        counts.pop(key, None)
+
+
+class _Group:
+    """The aggregates of one tenant's kept deliveries of one (kind, campaign): counts,
+    attempts and retries per status, lags per bucket and value, and delivery times (a
+    multiset with lazy min/max heaps: stale tops are dropped when read)."""
+
+    __slots__ = ("buckets", "done", "highs", "lags", "lows", "status")
+
+    def __init__(self) -> None:
+        self.status: dict[str, list[int]] = {}
+        self.buckets: dict[int, int] = {}
+        self.lags: dict[int, dict[float, int]] = {}
+        self.done: dict[float, int] = {}
+        self.lows: list[float] = []
+        self.highs: list[float] = []
+
+    def account(self, d: Delivery, sign: int) -> None:
+        row = self.status.setdefault(d.status, [0, 0, 0])
+        row[0] += sign
+        row[1] += sign * d.attempts
+        row[2] += sign * max(0, d.attempts - 1)
+        if not row[0]:
+            del self.status[d.status]
+        if d.delivered_at is None:
+            return
+        value = lag_value(d.delivered_at, d.created_at)
+        bucket = lag_bucket(value)
+        _bump(self.buckets, bucket, sign)
+        _bump(self.lags.setdefault(bucket, {}), value, sign)
+        if not self.lags[bucket]:
+            del self.lags[bucket]
+        _bump(self.done, d.delivered_at, sign)
+        if sign > 0:
+            heapq.heappush(self.lows, d.delivered_at)
+            heapq.heappush(self.highs, -d.delivered_at)
+        elif len(self.lows) > 2 * len(self.done) + 64:
+            self.lows = list(self.done)
+            heapq.heapify(self.lows)
+            self.highs = [-t for t in self.done]
+            heapq.heapify(self.highs)
+
+    def first_last(self) -> tuple[float | None, float | None]:
+        while self.lows and self.lows[0] not in self.done:
+            heapq.heappop(self.lows)
+        while self.highs and -self.highs[0] not in self.done:
+            heapq.heappop(self.highs)
+        if not self.lows:
+            return None, None
+        return self.lows[0], -self.highs[0]
 
 
 class MemoryDeliveryLog:
@@ -39,6 +105,7 @@ class MemoryDeliveryLog:
         self._tick = 0
         self._attempts: dict[str, deque[Attempt]] = {}
         self._pruned: dict[str, dict[tuple[str, int, str], PrunedCount]] = {}
+        self._groups: dict[str, dict[tuple[str, int], _Group]] = {}
         self._configs: dict[str, WebhookConfig] = {}
 
     def _schedule(self, d: Delivery) -> None:
@@ -46,6 +113,21 @@ class MemoryDeliveryLog:
             self._tick += 1
             lanes = self._lanes.setdefault(d.tenant_id, {})
             heapq.heappush(lanes.setdefault(d.kind, []), (d.next_at, self._tick, d.event_id))
+
+    def _put(self, key: tuple[str, str], d: Delivery) -> None:
+        """Store a delivery's new state, moving its share of the aggregates."""
+        old = self._deliveries.get(key)
+        if old is not None:
+            self._group(old).account(old, -1)
+        self._deliveries[key] = d
+        self._group(d).account(d, 1)
+
+    def _group(self, d: Delivery) -> _Group:
+        groups = self._groups.setdefault(d.tenant_id, {})
+        group = groups.get((d.kind, d.campaign_id))
+        if group is None:
+            group = groups[d.kind, d.campaign_id] = _Group()
+        return group
 
     def cursor(self, tenant_id: str) -> int:
         return self._cursors.get(tenant_id, 0)
@@ -57,7 +139,7 @@ class MemoryDeliveryLog:
                 key = (tenant_id, d.event_id)
                 if key not in self._deliveries:
                     order[key] = None
-                self._deliveries[key] = d
+                self._put(key, d)
                 self._schedule(d)
             self._cursors[tenant_id] = cursor
 
@@ -130,7 +212,7 @@ class MemoryDeliveryLog:
                 key = (d.tenant_id, d.event_id)
                 if key not in self._deliveries:
                     continue  # the tenant was reset meanwhile
-                self._deliveries[key] = d
+                self._put(key, d)
                 self._schedule(d)
                 if attempt is not None:
                     self._attempts.setdefault(d.tenant_id, deque()).append(attempt)
@@ -198,7 +280,7 @@ class MemoryDeliveryLog:
                 if d is None:
                     continue
                 d = replace(d, status="pending", next_at=now)
-                self._deliveries[(tenant_id, event_id)] = d
+                self._put((tenant_id, event_id), d)
                 self._schedule(d)
                 done += 1
         return done
@@ -217,24 +299,43 @@ class MemoryDeliveryLog:
     ) -> DeliverySummary:
         out = DeliverySummary()
         with self._lock:
-            for key in self._order.get(tenant_id, ()):
-                d = self._deliveries[key]
-                if (kind and d.kind != kind) or (
-                    campaign_id is not None and d.campaign_id != campaign_id
-                ):
-                    continue
-                out.add(d.status, 1, d.attempts, d.delivered_at, d.created_at)
-            for (k, campaign, status), count in self._pruned.get(tenant_id, {}).items():
+            groups = [
+                g
+                for (k, campaign), g in self._groups.get(tenant_id, {}).items()
+                if (not kind or k == kind) and (campaign_id is None or campaign == campaign_id)
+            ]
+            buckets: dict[int, int] = {}
+            for g in groups:
+                for status, (count, attempts, retries) in g.status.items():
+                    out.add_kept(status, count, attempts, retries)
+                out.add_done(sum(g.buckets.values()), *g.first_last())
+                for bucket, n in g.buckets.items():
+                    buckets[bucket] = buckets.get(bucket, 0) + n
+
+            def values(bucket: int) -> dict[float, int]:
+                merged: dict[float, int] = {}
+                for g in groups:
+                    for value, n in g.lags.get(bucket, {}).items():
+                        merged[value] = merged.get(value, 0) + n
+                return merged
+
+            out.lag_ms = lag_percentiles(buckets, values)
+            for (k, campaign, status), pruned in self._pruned.get(tenant_id, {}).items():
                 if (kind and k != kind) or (campaign_id is not None and campaign != campaign_id):
                     continue
-                out.add_pruned(status, count)
+                out.add_pruned(status, pruned)
         return out
 
     def prune(self, tenant_id: str, now: float, retention: Retention) -> int:
         removed = 0
         with self._lock:
             order = self._order.get(tenant_id, {})
-            finished = sum(1 for k in order if self._deliveries[k].status != "pending")
+            finished = sum(  # from the aggregates: no pass over the rows
+                row[0]
+                for g in self._groups.get(tenant_id, {}).values()
+                for status, row in g.status.items()
+                if status != "pending"
+            )
             excess = finished - retention.deliveries if retention.deliveries else 0
             oldest = now - retention.seconds if retention.seconds else None
             pruned = self._pruned.setdefault(tenant_id, {})
@@ -246,6 +347,7 @@ class MemoryDeliveryLog:
                     continue  # work still to do is never dropped
                 del order[key]
                 del self._deliveries[key]
+                self._group(d).account(d, -1)
                 group = (d.kind, d.campaign_id, d.status)
                 pruned[group] = pruned.get(group, PrunedCount()).plus(d)
                 excess -= 1
@@ -288,6 +390,7 @@ class MemoryDeliveryLog:
             self._attempts.pop(tenant_id, None)
             self._lanes.pop(tenant_id, None)
             self._pruned.pop(tenant_id, None)
+            self._groups.pop(tenant_id, None)
 
     def drop(self, tenant_id: str) -> None:
         self.reset(tenant_id)  # its stale heap entries are skipped when they come due
@@ -323,6 +426,90 @@ CREATE TABLE IF NOT EXISTS wh_attempt (
 CREATE INDEX IF NOT EXISTS wh_attempt_tenant ON wh_attempt (tenant_id, at);
 CREATE TABLE IF NOT EXISTS wh_config (tenant_id TEXT PRIMARY KEY, config BLOB NOT NULL);
 """
+# Aggregates of the kept deliveries, changed in the same transaction as the rows, so every
+# process sharing the file (SIM_WORKERS>1) reads them consistent with the rows: counts,
+# attempts and retries per (kind, campaign, status); lag counts per (kind, campaign,
+# bucket) and per value within a bucket (`lag_bucket`).
+_AGGREGATES = (
+    "CREATE TABLE IF NOT EXISTS wh_agg (tenant_id TEXT NOT NULL, kind TEXT NOT NULL, "
+    "campaign_id INTEGER NOT NULL, status TEXT NOT NULL, count INTEGER NOT NULL, "
+    "attempts INTEGER NOT NULL, retries INTEGER NOT NULL, "
+    "PRIMARY KEY (tenant_id, kind, campaign_id, status))",
+    "CREATE TABLE IF NOT EXISTS wh_lag_bucket (tenant_id TEXT NOT NULL, kind TEXT NOT NULL, "
+    "campaign_id INTEGER NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL, "
+    "PRIMARY KEY (tenant_id, kind, campaign_id, bucket))",
+    "CREATE TABLE IF NOT EXISTS wh_lag (tenant_id TEXT NOT NULL, bucket INTEGER NOT NULL, "
+    "value REAL NOT NULL, kind TEXT NOT NULL, campaign_id INTEGER NOT NULL, "
+    "count INTEGER NOT NULL, PRIMARY KEY (tenant_id, bucket, value, kind, campaign_id))",
+    # first/last delivery time of a group: one index probe each
+    "CREATE INDEX IF NOT EXISTS wh_delivery_done ON wh_delivery "
+    "(tenant_id, kind, campaign_id, delivered_at)",
+)
+_AGGREGATE_TABLES = ("wh_agg", "wh_lag_bucket", "wh_lag")
+# What a row contributes to the aggregates.
+_SHARE = "kind, campaign_id, status, attempts, delivered_at, created_at"
+_Share = tuple[str, int, str, int, float | None, float]
+
+
+def _account(db: sqlite3.Connection, tenant_id: str, shares: Sequence[_Share], sign: int) -> None:
+    """Add (sign 1) or remove (sign -1) rows' shares of the aggregates."""
+    agg: dict[tuple[str, int, str], list[int]] = {}
+    buckets: dict[tuple[str, int, int], int] = {}
+    lags: dict[tuple[int, float, str, int], int] = {}
+    for kind, campaign_id, status, attempts, done, created in shares:
+        row = agg.setdefault((kind, campaign_id, status), [0, 0, 0])
+        row[0] += sign
+        row[1] += sign * attempts
+        row[2] += sign * max(0, attempts - 1)
+        if done is not None:
+            value = lag_value(done, created)
+            bucket = lag_bucket(value)
+            _bump(buckets, (kind, campaign_id, bucket), sign)
+            _bump(lags, (bucket, value, kind, campaign_id), sign)
+    agg = {k: v for k, v in agg.items() if any(v)}
+    db.executemany(
+        "INSERT INTO wh_agg VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+        "count=count+excluded.count, attempts=attempts+excluded.attempts, "
+        "retries=retries+excluded.retries",
+        [(tenant_id, *k, *v) for k, v in agg.items()],
+    )
+    db.executemany(
+        "DELETE FROM wh_agg WHERE tenant_id=? AND kind=? AND campaign_id=? AND status=? "
+        "AND count=0",
+        [(tenant_id, *k) for k in agg],
+    )
+    db.executemany(
+        "INSERT INTO wh_lag_bucket VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+        "count=count+excluded.count",
+        [(tenant_id, *k, n) for k, n in buckets.items()],
+    )
+    db.executemany(
+        "DELETE FROM wh_lag_bucket WHERE tenant_id=? AND kind=? AND campaign_id=? "
+        "AND bucket=? AND count=0",
+        [(tenant_id, *k) for k in buckets],
+    )
+    db.executemany(
+        "INSERT INTO wh_lag VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+        "count=count+excluded.count",
+        [(tenant_id, *k, n) for k, n in lags.items()],
+    )
+    db.executemany(
+        "DELETE FROM wh_lag WHERE tenant_id=? AND bucket=? AND value=? AND kind=? "
+        "AND campaign_id=? AND count=0",
+        [(tenant_id, *k) for k in lags],
+    )
+
+
+def _shares(db: sqlite3.Connection, tenant_id: str, event_ids: Sequence[str]) -> list[_Share]:
+    out: list[_Share] = []
+    for event_id in dict.fromkeys(event_ids):
+        row = db.execute(
+            f"SELECT {_SHARE} FROM wh_delivery WHERE tenant_id=? AND event_id=?",
+            (tenant_id, event_id),
+        ).fetchone()
+        if row is not None:
+            out.append(row)
+    return out
 
 
 def _row(row: sqlite3.Row | tuple[Any, ...]) -> Delivery:
@@ -339,6 +526,18 @@ class SqliteDeliveryLog:
         self._local = threading.local()
         self._turn = 0
         self._db().executescript(_SCHEMA)  # executescript commits on its own
+        with self._tx() as db:
+            # A file from before the aggregates: build them once from the kept rows (in
+            # the transaction that creates them, so a second process finds them built).
+            built = db.execute("SELECT 1 FROM sqlite_master WHERE name='wh_agg'").fetchone()
+            for statement in _AGGREGATES:
+                db.execute(statement)
+            if built is None:
+                for (tenant_id,) in db.execute("SELECT DISTINCT tenant_id FROM wh_delivery"):
+                    shares = db.execute(
+                        f"SELECT {_SHARE} FROM wh_delivery WHERE tenant_id=?", (tenant_id,)
+                    ).fetchall()
+                    _account(db, tenant_id, shares, 1)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -367,11 +566,18 @@ class SqliteDeliveryLog:
 
     def ingest(self, tenant_id: str, deliveries: Sequence[Delivery], cursor: int) -> None:
         with self._tx() as db:
-            db.executemany(
-                f"INSERT OR IGNORE INTO wh_delivery ({_DELIVERY_COLUMNS}) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [tuple(asdict(d).values()) for d in deliveries],
-            )
+            added: list[_Share] = []
+            for d in deliveries:
+                cur = db.execute(
+                    f"INSERT OR IGNORE INTO wh_delivery ({_DELIVERY_COLUMNS}) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    tuple(asdict(d).values()),
+                )
+                if cur.rowcount == 1:
+                    added.append(
+                        (d.kind, d.campaign_id, d.status, d.attempts, d.delivered_at, d.created_at)
+                    )
+            _account(db, tenant_id, added, 1)
             db.execute(
                 "INSERT INTO wh_cursor VALUES (?, ?) ON CONFLICT(tenant_id) DO UPDATE "
                 "SET seq=excluded.seq",
@@ -420,7 +626,11 @@ class SqliteDeliveryLog:
         return claimed
 
     def finish(self, results: Sequence[tuple[Delivery, Attempt | None]]) -> None:
+        by_tenant: dict[str, list[str]] = {}
+        for d, _ in results:
+            by_tenant.setdefault(d.tenant_id, []).append(d.event_id)
         with self._tx() as db:
+            before = {t: _shares(db, t, ids) for t, ids in by_tenant.items()}
             db.executemany(
                 "UPDATE wh_delivery SET status=?, attempts=?, next_at=?, last_status=?, "
                 "last_error=?, delivered_at=? WHERE tenant_id=? AND event_id=?",
@@ -443,6 +653,9 @@ class SqliteDeliveryLog:
                 "latency_ms, error, fault) VALUES (?,?,?,?,?,?,?,?,?)",
                 [tuple(asdict(a).values()) for _, a in results if a is not None],
             )
+            for tenant_id, ids in by_tenant.items():
+                _account(db, tenant_id, before[tenant_id], -1)
+                _account(db, tenant_id, _shares(db, tenant_id, ids), 1)
 
     def get(self, tenant_id: str, event_id: str) -> Delivery | None:
         row = (
@@ -502,11 +715,14 @@ class SqliteDeliveryLog:
 
     def reschedule(self, tenant_id: str, event_ids: Sequence[str], now: float) -> int:
         with self._tx() as db:
+            before = _shares(db, tenant_id, event_ids)
             cur = db.executemany(
                 "UPDATE wh_delivery SET status='pending', next_at=? "
                 "WHERE tenant_id=? AND event_id=?",
                 [(now, tenant_id, e) for e in event_ids],
             )
+            _account(db, tenant_id, before, -1)
+            _account(db, tenant_id, _shares(db, tenant_id, event_ids), 1)
             return cur.rowcount
 
     def failed_since(self, tenant_id: str, since: float) -> list[str]:
@@ -557,27 +773,67 @@ class SqliteDeliveryLog:
                 args.append(value)
         out = DeliverySummary()
         db = self._db()
-        # Kept rows are bounded by the retention; the pruned ones are counters.
-        for status, attempts, done, created in db.execute(
-            f"SELECT status, attempts, delivered_at, created_at FROM wh_delivery WHERE {where}",
-            args,
-        ):
-            out.add(status, 1, attempts, done, created)
-        for status, count, attempts, first, last in db.execute(
-            f"SELECT status, count, attempts, first_done, last_done FROM wh_pruned WHERE {where}",
-            args,
-        ):
-            out.add_pruned(status, PrunedCount(count, attempts, first, last))
+        # One read transaction: aggregates and rows from the same snapshot. Every read
+        # is of aggregates (a handful of groups) or one index probe per group.
+        db.execute("BEGIN")
+        try:
+            groups: set[tuple[str, int]] = set()
+            for k, campaign, status, count, attempts, retries in db.execute(
+                "SELECT kind, campaign_id, status, count, attempts, retries FROM wh_agg "
+                f"WHERE {where}",
+                args,
+            ):
+                groups.add((k, campaign))
+                out.add_kept(status, count, attempts, retries)
+            buckets = dict(
+                db.execute(
+                    f"SELECT bucket, SUM(count) FROM wh_lag_bucket WHERE {where} GROUP BY bucket",
+                    args,
+                ).fetchall()
+            )
+            firsts: list[float] = []
+            lasts: list[float] = []
+            for k, campaign in groups:
+                key = (tenant_id, k, campaign)
+                done = "FROM wh_delivery WHERE tenant_id=? AND kind=? AND campaign_id=? AND "
+                done += "delivered_at IS NOT NULL"
+                (first,) = db.execute(f"SELECT MIN(delivered_at) {done}", key).fetchone()
+                (last,) = db.execute(f"SELECT MAX(delivered_at) {done}", key).fetchone()
+                if first is not None:
+                    firsts.append(first)
+                    lasts.append(last)
+            if firsts:
+                out.add_done(sum(buckets.values()), min(firsts), max(lasts))
+
+            def values(bucket: int) -> dict[float, int]:
+                return dict(
+                    db.execute(
+                        f"SELECT value, SUM(count) FROM wh_lag WHERE {where} AND bucket=? "
+                        "GROUP BY value",
+                        (*args, bucket),
+                    ).fetchall()
+                )
+
+            out.lag_ms = lag_percentiles(buckets, values)
+            for status, count, attempts, first, last in db.execute(
+                "SELECT status, count, attempts, first_done, last_done FROM wh_pruned "
+                f"WHERE {where}",
+                args,
+            ):
+                out.add_pruned(status, PrunedCount(count, attempts, first, last))
+        finally:
+            db.execute("COMMIT")
         return out
 
     def prune(self, tenant_id: str, now: float, retention: Retention) -> int:
         oldest = now - retention.seconds if retention.seconds else None
         with self._tx() as db:
             drop: list[tuple[Any, ...]] = []
-            cols = "event_id, kind, campaign_id, status, attempts, delivered_at"
+            cols = f"event_id, {_SHARE}"
             if retention.deliveries:
-                (finished,) = db.execute(
-                    "SELECT COUNT(*) FROM wh_delivery WHERE tenant_id=? AND status!='pending'",
+                (finished,) = db.execute(  # from the aggregates: no pass over the rows
+                    "SELECT COALESCE(SUM(count), 0) FROM wh_agg WHERE tenant_id=? "
+                    "AND status!='pending'",
                     (tenant_id,),
                 ).fetchone()
                 if finished > retention.deliveries:
@@ -598,7 +854,7 @@ class SqliteDeliveryLog:
                     if row[0] not in seen
                 ]
             groups: dict[tuple[str, int, str], PrunedCount] = {}
-            for _, kind, campaign_id, status, attempts, done in drop:
+            for _, kind, campaign_id, status, attempts, done, _ in drop:
                 group = (kind, campaign_id, status)
                 groups[group] = groups.get(group, PrunedCount()).merge(
                     PrunedCount(1, attempts, done, done)
@@ -618,6 +874,7 @@ class SqliteDeliveryLog:
                 "DELETE FROM wh_delivery WHERE tenant_id=? AND event_id=?",
                 [(tenant_id, row[0]) for row in drop],
             )
+            _account(db, tenant_id, [row[1:] for row in drop], -1)
             if oldest is not None:
                 db.execute("DELETE FROM wh_attempt WHERE tenant_id=? AND at<?", (tenant_id, oldest))
             if retention.attempts:
@@ -634,12 +891,19 @@ class SqliteDeliveryLog:
 
     def reset(self, tenant_id: str) -> None:
         with self._tx() as db:
-            for table in ("wh_cursor", "wh_delivery", "wh_attempt", "wh_pruned"):
+            for table in (
+                "wh_cursor",
+                "wh_delivery",
+                "wh_attempt",
+                "wh_pruned",
+                *_AGGREGATE_TABLES,
+            ):
                 db.execute(f"DELETE FROM {table} WHERE tenant_id=?", (tenant_id,))
 
     def drop(self, tenant_id: str) -> None:
         with self._tx() as db:
-            for table in ("wh_cursor", "wh_delivery", "wh_attempt", "wh_config"):
+            tables = ("wh_cursor", "wh_delivery", "wh_attempt", "wh_config", "wh_pruned")
+            for table in (*tables, *_AGGREGATE_TABLES):
                 db.execute(f"DELETE FROM {table} WHERE tenant_id=?", (tenant_id,))
 
     def close(self) -> None:
