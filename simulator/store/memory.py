@@ -32,6 +32,20 @@ from simulator.store.base import FIRST_TENANT_NUMBER
 _ABSENT = object()
 _NO_HOLDING = Holding()
 _NO_USAGE = Usage()
+_EMPTY: dict[Any, Any] = {}  # read-only: a promotion or campaign with nothing yet
+_HOLDINGS: dict[tuple[int, int], Holding] = {}
+
+
+def _holding(holding: Holding) -> Holding:
+    """The shared record of these counts (records are immutable; a batch of 10,000 writes
+    a handful of distinct holdings)."""
+    counts = (holding.reserved, holding.committed)
+    shared = _HOLDINGS.get(counts)
+    if shared is None:
+        if holding.reserved > 8 or holding.committed > 8:  # rare: keep the table small
+            return holding
+        shared = _HOLDINGS[counts] = holding
+    return shared
 
 
 @dataclass
@@ -40,10 +54,14 @@ class _TenantData:
     promotions: dict[str, Promotion] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)  # promocode → promotion id
     usage: dict[str, Usage] = field(default_factory=dict)
-    holdings: dict[tuple[str, str], Holding] = field(default_factory=dict)
+    # Per promotion, then per customer: one dict entry per customer and no tuple key, and
+    # the few distinct holdings shared (`_holding`), not one record per customer.
+    holdings: dict[str, dict[str, Holding]] = field(default_factory=dict)
     periods: dict[tuple[str, str], int] = field(default_factory=dict)
     allocations: dict[str, Allocation] = field(default_factory=dict)
-    by_key: dict[tuple[int, str, str | None], str] = field(default_factory=dict)
+    # Per campaign: the customer id (no eventId) or (customer id, eventId) → allocation id;
+    # a campaign's scheduled keys then cost no tuple each (docs/decisions.md, "Ledger").
+    by_key: dict[int, dict[str | tuple[str, str], str]] = field(default_factory=dict)
     open_by_campaign: dict[int, dict[str, None]] = field(default_factory=dict)
     committed_by_campaign: dict[int, int] = field(default_factory=dict)
     campaigns: dict[int, Campaign] = field(default_factory=dict)
@@ -136,10 +154,14 @@ class MemoryTx:
         self._set(self._d.usage, promotion_id, usage)
 
     def holding(self, promotion_id: str, customer_id: str) -> Holding:
-        return self._d.holdings.get((promotion_id, customer_id), _NO_HOLDING)
+        return self._d.holdings.get(promotion_id, _EMPTY).get(customer_id, _NO_HOLDING)
 
     def set_holding(self, promotion_id: str, customer_id: str, holding: Holding) -> None:
-        self._set(self._d.holdings, (promotion_id, customer_id), holding)
+        table = self._d.holdings.get(promotion_id)
+        if table is None:
+            table = {}
+            self._set(self._d.holdings, promotion_id, table)
+        self._set(table, customer_id, _holding(holding))
 
     def period_count(self, promotion_id: str, period_key: str) -> int:
         return self._d.periods.get((promotion_id, period_key), 0)
@@ -154,15 +176,23 @@ class MemoryTx:
     def allocation_by_key(
         self, campaign_id: int, customer_id: str, event_id: str | None
     ) -> Allocation | None:
-        allocation_id = self._d.by_key.get((campaign_id, customer_id, event_id))
+        keys = self._d.by_key.get(campaign_id, _EMPTY)
+        allocation_id = keys.get(customer_id if event_id is None else (customer_id, event_id))
         return None if allocation_id is None else self._d.allocations[allocation_id]
 
     def put_allocation(self, allocation: Allocation) -> None:
         d = self._d
         old = d.allocations.get(allocation.id)
         self._set(d.allocations, allocation.id, allocation)
-        self._set(d.by_key, allocation.key, allocation.id)
         cid = allocation.campaign_id
+        if old is None:  # a record's key never changes: a new status leaves it as it is
+            keys = d.by_key.get(cid)
+            if keys is None:
+                keys = {}
+                self._set(d.by_key, cid, keys)
+            eid = allocation.event_id
+            key = allocation.customer_id if eid is None else (allocation.customer_id, eid)
+            self._set(keys, key, allocation.id)
         if cid not in d.open_by_campaign:
             self._set(d.open_by_campaign, cid, {})
         open_ids = d.open_by_campaign[cid]
