@@ -32,7 +32,9 @@ from simulator.store.base import FIRST_TENANT_NUMBER
 _ABSENT = object()
 _NO_HOLDING = Holding()
 _NO_USAGE = Usage()
-_EMPTY: dict[Any, Any] = {}  # read-only: a promotion or campaign with nothing yet
+# read-only: a promotion or campaign with nothing yet
+_NO_HOLDINGS: dict[str, Holding] = {}
+_NO_KEYS: dict[str | tuple[str, str], str] = {}
 _HOLDINGS: dict[tuple[int, int], Holding] = {}
 
 
@@ -154,7 +156,7 @@ class MemoryTx:
         self._set(self._d.usage, promotion_id, usage)
 
     def holding(self, promotion_id: str, customer_id: str) -> Holding:
-        return self._d.holdings.get(promotion_id, _EMPTY).get(customer_id, _NO_HOLDING)
+        return self._d.holdings.get(promotion_id, _NO_HOLDINGS).get(customer_id, _NO_HOLDING)
 
     def set_holding(self, promotion_id: str, customer_id: str, holding: Holding) -> None:
         table = self._d.holdings.get(promotion_id)
@@ -176,7 +178,7 @@ class MemoryTx:
     def allocation_by_key(
         self, campaign_id: int, customer_id: str, event_id: str | None
     ) -> Allocation | None:
-        keys = self._d.by_key.get(campaign_id, _EMPTY)
+        keys = self._d.by_key.get(campaign_id, _NO_KEYS)
         allocation_id = keys.get(customer_id if event_id is None else (customer_id, event_id))
         return None if allocation_id is None else self._d.allocations[allocation_id]
 
