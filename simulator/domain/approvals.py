@@ -114,22 +114,24 @@ def approve_customers(
             f"{len(rejected)} of {len(items)} items refused; nothing was applied",
             {"rejected": rejected},
         )
-    approved = released = 0
-    tallies = ledger.Tallies(state)
-    for customer_id, status, allocation in plan:
+    records: list[Allocation] = []
+    commits: list[Allocation] = []
+    releases: list[Allocation] = []
+    for customer_id, status, allocation in plan:  # each customer once: order is free
         if status and not promotion_backed and allocation is None:
-            state.put_allocation(approval_record(campaign, customer_id, None, now, ids))
-            approved += 1
+            records.append(approval_record(campaign, customer_id, None, now, ids))
         elif allocation is None or allocation.status is not AllocationStatus.RESERVED:
             ignored += 1  # Status false without a reservation: a no-op
         elif status:
-            ledger.commit(state, tallies[allocation.promotion_id], allocation)
-            approved += 1
+            commits.append(allocation)
         else:
-            ledger.release(state, tallies[allocation.promotion_id], allocation)
-            released += 1
+            releases.append(allocation)
+    tallies = ledger.Tallies(state)
+    state.put_allocations(records)
+    ledger.commit_all(state, tallies.__getitem__, commits)
+    ledger.release_all(state, tallies.__getitem__, releases)
     tallies.save()
-    return ApprovalOutcome(approved, released, ignored)
+    return ApprovalOutcome(len(records) + len(commits), len(releases), ignored)
 
 
 def _item_reason(

@@ -79,6 +79,15 @@ class _TenantData:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
+def _undo_log(log: list[tuple[dict[Any, Any], Any, Any]]) -> None:
+    """Undo a batch's writes, last first: (table, key, old value or _ABSENT) each."""
+    for table, key, old in reversed(log):
+        if old is _ABSENT:
+            table.pop(key, None)
+        else:
+            table[key] = old
+
+
 class MemoryTx:
     """A transaction over one tenant's dicts; see module docstring for rollback."""
 
@@ -165,6 +174,19 @@ class MemoryTx:
             self._set(self._d.holdings, promotion_id, table)
         self._set(table, customer_id, _holding(holding))
 
+    def set_holdings(self, holdings: Mapping[tuple[str, str], Holding]) -> None:
+        tables = self._d.holdings
+        log: list[tuple[dict[Any, Any], Any, Any]] = []
+        note = log.append
+        for (promotion_id, customer_id), holding in holdings.items():
+            table = tables.get(promotion_id)
+            if table is None:
+                note((tables, promotion_id, _ABSENT))
+                table = tables[promotion_id] = {}
+            note((table, customer_id, table.get(customer_id, _ABSENT)))
+            table[customer_id] = _holding(holding)
+        self._undo.append(lambda: _undo_log(log))
+
     def period_count(self, promotion_id: str, period_key: str) -> int:
         return self._d.periods.get((promotion_id, period_key), 0)
 
@@ -207,6 +229,46 @@ class MemoryTx:
         if was != now:
             count = d.committed_by_campaign.get(cid, 0) + (1 if now else -1)
             self._set(d.committed_by_campaign, cid, count)
+
+    def put_allocations(self, allocations: Sequence[Allocation]) -> None:
+        """`put_allocation` for each, inlined, with one undo entry for the batch (a
+        10,000-item approval made ~50,000 method calls for its undo log)."""
+        d = self._d
+        table, by_key, opened = d.allocations, d.by_key, d.open_by_campaign
+        committed_by = d.committed_by_campaign
+        log: list[tuple[dict[Any, Any], Any, Any]] = []
+        note = log.append
+        reserved, committed = AllocationStatus.RESERVED, AllocationStatus.COMMITTED
+        for allocation in allocations:
+            aid, cid, status = allocation.id, allocation.campaign_id, allocation.status
+            old = table.get(aid, _ABSENT)
+            note((table, aid, old))
+            table[aid] = allocation
+            if old is _ABSENT:  # a record's key never changes
+                keys = by_key.get(cid)
+                if keys is None:
+                    note((by_key, cid, _ABSENT))
+                    keys = by_key[cid] = {}
+                eid = allocation.event_id
+                key = allocation.customer_id if eid is None else (allocation.customer_id, eid)
+                note((keys, key, keys.get(key, _ABSENT)))
+                keys[key] = aid
+            open_ids = opened.get(cid)
+            if open_ids is None:
+                note((opened, cid, _ABSENT))
+                open_ids = opened[cid] = {}
+            if status is reserved:
+                note((open_ids, aid, open_ids.get(aid, _ABSENT)))
+                open_ids[aid] = None
+            elif aid in open_ids:
+                note((open_ids, aid, None))
+                del open_ids[aid]
+            was = isinstance(old, Allocation) and old.status is committed
+            if was != (status is committed):
+                count = committed_by.get(cid)
+                note((committed_by, cid, _ABSENT if count is None else count))
+                committed_by[cid] = (count or 0) + (-1 if was else 1)
+        self._undo.append(lambda: _undo_log(log))
 
     def committed_allocations(self, campaign_id: int) -> list[Allocation]:
         # no index: the dashboard's reads may scan; the API's paths never call this
