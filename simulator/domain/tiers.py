@@ -133,15 +133,22 @@ class TierChooser:
     __slots__ = ("_chosen", "_currency", "_fields", "_kind", "_tiers")
 
     def __init__(self, tiers: tuple[Tier, ...], kind: RewardKind, currency: str | None) -> None:
-        read = {c.field for t in tiers for c in t.when}
-        read |= {t.reward.of for t in tiers if t.reward.type == "percent" and t.reward.of}
-        self._fields = tuple(sorted(read))
         self._tiers, self._kind, self._currency = tiers, kind, currency
-        self._chosen: dict[tuple[Any, ...], tuple[Tier, Reward] | None] = {}
+        # None until the second customer: a call of one context pays for no memory
+        self._fields: tuple[str, ...] | None = None
+        self._chosen: dict[tuple[Any, ...], tuple[Tier, Reward] | None] | None = None
 
     def choose(
         self, attributes: Mapping[str, Any], session: Mapping[str, Any]
     ) -> tuple[Tier, Reward] | None:
+        if self._chosen is None:  # the first customer
+            self._chosen = {}
+            return select_tier(self._tiers, self._kind, self._currency, attributes, session)
+        if self._fields is None:
+            tiers = self._tiers
+            read = {c.field for t in tiers for c in t.when}
+            read |= {t.reward.of for t in tiers if t.reward.type == "percent" and t.reward.of}
+            self._fields = tuple(sorted(read))
         key = tuple((type(v), v) for v in (resolve(f, attributes, session) for f in self._fields))
         try:
             return self._chosen[key]
