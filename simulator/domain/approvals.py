@@ -95,13 +95,15 @@ def approve_customers(
         else:
             first[customer_id] = status
     rejected: list[dict[str, str]] = []
-    plan: list[tuple[str, bool]] = []
+    plan: list[tuple[str, bool, Allocation | None]] = []
     ignored = len(items) - len(first)
+    ignoring = duplicates == "ignore"
     for customer_id, status in first.items():
-        own = _item_reason(state, campaign, customer_id, status, is_targeted, promotion_backed)
-        ignoring = duplicates == "ignore"
+        # read once: nothing is written before every item has been judged
+        allocation = state.allocation_by_key(campaign.id, customer_id, None)
+        own = _item_reason(allocation, customer_id, status, is_targeted, promotion_backed)
         if own is None and (customer_id not in repeated or ignoring):
-            plan.append((customer_id, status))  # a repeat in the batch applies once
+            plan.append((customer_id, status, allocation))  # a repeat applies once
         elif own is None:
             rejected.append({"CustomerID": customer_id, "reason": "duplicate_approval"})
         elif own == "duplicate_approval" and ignoring:
@@ -116,37 +118,37 @@ def approve_customers(
             f"{len(rejected)} of {len(items)} items refused; nothing was applied",
             {"rejected": rejected},
         )
-    approved = released = 0
-    tallies = ledger.Tallies(state)
-    for customer_id, status in plan:
-        allocation = state.allocation_by_key(campaign.id, customer_id, None)
+    records: list[Allocation] = []
+    commits: list[Allocation] = []
+    releases: list[Allocation] = []
+    for customer_id, status, allocation in plan:  # each customer once: order is free
         if status and not promotion_backed and allocation is None:
-            state.put_allocation(approval_record(campaign, customer_id, None, now, ids))
-            approved += 1
+            records.append(approval_record(campaign, customer_id, None, now, ids))
         elif allocation is None or allocation.status is not AllocationStatus.RESERVED:
             ignored += 1  # Status false without a reservation: a no-op
         elif status:
-            ledger.commit(state, tallies[allocation.promotion_id], allocation)
-            approved += 1
+            commits.append(allocation)
         else:
-            ledger.release(state, tallies[allocation.promotion_id], allocation)
-            released += 1
+            releases.append(allocation)
+    tallies = ledger.Tallies(state)
+    state.put_allocations(records)
+    ledger.commit_all(state, tallies.__getitem__, commits)
+    ledger.release_all(state, tallies.__getitem__, releases)
     tallies.save()
-    return ApprovalOutcome(approved, released, ignored)
+    return ApprovalOutcome(len(records) + len(commits), len(releases), ignored)
 
 
 def _item_reason(
-    state: LedgerState,
-    campaign: Campaign,
+    allocation: Allocation | None,
     customer_id: str,
     status: bool,
     is_targeted: Callable[[str], bool],
     promotion_backed: bool,
 ) -> str | None:
-    """The item's own reason, before repeats within the batch are considered."""
+    """The item's own reason, before repeats within the batch are considered
+    (`allocation`: the customer's, of this campaign, without an eventId)."""
     if not is_targeted(customer_id):
         return "not_targeted"
-    allocation = state.allocation_by_key(campaign.id, customer_id, None)
     live = allocation is not None and allocation.status is not AllocationStatus.RELEASED
     if status and not live and promotion_backed:
         return "not_validated"

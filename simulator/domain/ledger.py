@@ -17,6 +17,9 @@ caller's store transaction.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Sequence
+
 from simulator.domain.models import Allocation, AllocationStatus, Holding, Promotion, Usage
 from simulator.domain.state import LedgerState
 
@@ -107,33 +110,66 @@ def reserve(state: LedgerState, tally: Tally, allocation: Allocation) -> None:
 
 def commit(state: LedgerState, tally: Tally, allocation: Allocation) -> Allocation:
     """Approve a reservation: its value moves from reserved to committed budget."""
-    assert allocation.status is AllocationStatus.RESERVED
-    pid, cid, value = allocation.promotion_id, allocation.customer_id, allocation.reward.value
-    holding = state.holding(pid, cid)
-    tally.budget_reserved -= value
-    tally.budget_committed += value
-    if holding.committed == 0:  # the customer's first commitment: reserved → committed
-        tally.audience_reserved -= 1
-        tally.audience_committed += 1
-    state.set_holding(pid, cid, Holding(holding.reserved - 1, holding.committed + 1))
-    committed = allocation.with_status(AllocationStatus.COMMITTED)
-    state.put_allocation(committed)
-    return committed
+    return commit_all(state, lambda _: tally, [allocation])[0]
 
 
 def release(state: LedgerState, tally: Tally, allocation: Allocation) -> Allocation:
     """Give a reservation back: its budget, audience slot and period counts are freed."""
-    assert allocation.status is AllocationStatus.RESERVED
-    pid, cid, value = allocation.promotion_id, allocation.customer_id, allocation.reward.value
-    before = state.holding(pid, cid)
-    holding = Holding(before.reserved - 1, before.committed)
-    tally.budget_reserved -= value
-    tally.budget_released += value
-    if holding.live == 0:
-        tally.audience_reserved -= 1
-    state.set_holding(pid, cid, holding)
-    for key in allocation.period_keys:
-        state.add_period_count(pid, key, -1)
-    released = allocation.with_status(AllocationStatus.RELEASED)
-    state.put_allocation(released)
+    return release_all(state, lambda _: tally, [allocation])[0]
+
+
+def commit_all(
+    state: LedgerState, tally: Callable[[str], Tally], allocations: Sequence[Allocation]
+) -> list[Allocation]:
+    """`commit` of each reservation (`tally(promotion_id)`: its promotion's tally), written
+    as one batch: the holdings and the records in one write each."""
+    holdings: dict[tuple[str, str], Holding] = {}
+    committed: list[Allocation] = []
+    for allocation in allocations:
+        assert allocation.status is AllocationStatus.RESERVED
+        key = (pid, _) = allocation.promotion_id, allocation.customer_id
+        holding = holdings.get(key)
+        if holding is None:
+            holding = state.holding(*key)
+        value = allocation.reward.value
+        t = tally(pid)
+        t.budget_reserved -= value
+        t.budget_committed += value
+        if holding.committed == 0:  # the customer's first commitment: reserved → committed
+            t.audience_reserved -= 1
+            t.audience_committed += 1
+        holdings[key] = Holding(holding.reserved - 1, holding.committed + 1)
+        committed.append(allocation.with_status(AllocationStatus.COMMITTED))
+    state.set_holdings(holdings)
+    state.put_allocations(committed)
+    return committed
+
+
+def release_all(
+    state: LedgerState, tally: Callable[[str], Tally], allocations: Sequence[Allocation]
+) -> list[Allocation]:
+    """`release` of each reservation, written as one batch (see `commit_all`)."""
+    holdings: dict[tuple[str, str], Holding] = {}
+    periods: Counter[tuple[str, str]] = Counter()
+    released: list[Allocation] = []
+    for allocation in allocations:
+        assert allocation.status is AllocationStatus.RESERVED
+        key = (pid, _) = allocation.promotion_id, allocation.customer_id
+        before = holdings.get(key)
+        if before is None:
+            before = state.holding(*key)
+        holding = holdings[key] = Holding(before.reserved - 1, before.committed)
+        value = allocation.reward.value
+        t = tally(pid)
+        t.budget_reserved -= value
+        t.budget_released += value
+        if holding.live == 0:
+            t.audience_reserved -= 1
+        for period in allocation.period_keys:
+            periods[pid, period] -= 1
+        released.append(allocation.with_status(AllocationStatus.RELEASED))
+    state.set_holdings(holdings)
+    for (pid, period), delta in periods.items():
+        state.add_period_count(pid, period, delta)
+    state.put_allocations(released)
     return released

@@ -117,9 +117,13 @@ class Usage:
     redeemed_amount: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Holding:
-    """What one customer holds of one promotion: live reservations and commitments."""
+    """What one customer holds of one promotion: live reservations and commitments.
+
+    Treated as immutable (stores share one record per distinct count), but not `frozen`,
+    for the reason given at `Allocation`: built twice per customer of a batch.
+    """
 
     reserved: int = 0
     committed: int = 0

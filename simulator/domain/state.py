@@ -6,7 +6,7 @@ sees a consistent snapshot and its writes land together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from simulator.domain.models import Allocation, Holding, TriggeredEvent, Usage
@@ -29,6 +29,10 @@ class LedgerState(Protocol):
 
     def set_holding(self, promotion_id: str, customer_id: str, holding: Holding) -> None: ...
 
+    def set_holdings(self, holdings: Mapping[tuple[str, str], Holding]) -> None:
+        """`set_holding` for each (promotion, customer) → holding: one write of a batch."""
+        ...
+
     def period_count(self, promotion_id: str, period_key: str) -> int: ...
 
     def add_period_count(self, promotion_id: str, period_key: str, delta: int) -> None: ...
@@ -40,6 +44,10 @@ class LedgerState(Protocol):
     ) -> Allocation | None: ...
 
     def put_allocation(self, allocation: Allocation) -> None: ...
+
+    def put_allocations(self, allocations: Sequence[Allocation]) -> None:
+        """`put_allocation` for each, in order: one write of a batch."""
+        ...
 
     def open_allocations(self, campaign_id: int) -> Iterable[Allocation]: ...
 

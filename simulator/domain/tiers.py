@@ -116,3 +116,47 @@ def select_tier(
             if reward is not None:
                 return tier, reward
     return None
+
+
+class TierChooser:
+    """`select_tier` for many customers of one promotion, computed once per distinct
+    combination of the values the tiers read (their conditions' fields and a percent
+    reward's base); the rule itself stays `select_tier`'s.
+
+    A batch of 1,000 validations mostly repeats a few combinations (a tier reads one or two
+    attributes), so the choice is a lookup for all but the first customer of each. Values
+    are told apart by JSON type too (`true` is not `1`, as `holds` has it); a combination
+    holding a value that cannot be a key (a list or an object) is not remembered. Build one
+    per call: the memory is bounded by the call's customers.
+    """
+
+    __slots__ = ("_chosen", "_currency", "_fields", "_kind", "_tiers")
+
+    def __init__(self, tiers: tuple[Tier, ...], kind: RewardKind, currency: str | None) -> None:
+        self._tiers, self._kind, self._currency = tiers, kind, currency
+        # None until the second customer: a call of one context pays for no memory
+        self._fields: tuple[str, ...] | None = None
+        self._chosen: dict[tuple[Any, ...], tuple[Tier, Reward] | None] | None = None
+
+    def choose(
+        self, attributes: Mapping[str, Any], session: Mapping[str, Any]
+    ) -> tuple[Tier, Reward] | None:
+        if self._chosen is None:  # the first customer
+            self._chosen = {}
+            return select_tier(self._tiers, self._kind, self._currency, attributes, session)
+        if self._fields is None:
+            tiers = self._tiers
+            read = {c.field for t in tiers for c in t.when}
+            read |= {t.reward.of for t in tiers if t.reward.type == "percent" and t.reward.of}
+            self._fields = tuple(sorted(read))
+        key = tuple((type(v), v) for v in (resolve(f, attributes, session) for f in self._fields))
+        try:
+            return self._chosen[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: choose without remembering
+            return select_tier(self._tiers, self._kind, self._currency, attributes, session)
+        chosen = self._chosen[key] = select_tier(
+            self._tiers, self._kind, self._currency, attributes, session
+        )
+        return chosen

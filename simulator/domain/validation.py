@@ -20,7 +20,7 @@ from simulator.domain.models import (
 )
 from simulator.domain.periods import caps_by_key, period_keys
 from simulator.domain.state import Ids, LedgerState
-from simulator.domain.tiers import select_tier
+from simulator.domain.tiers import TierChooser
 
 # Per-customer reasons, in the order they are checked (wire-contract §4).
 REASONS = (
@@ -35,14 +35,17 @@ REASONS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Context and ContextResult: treated as immutable, but not `frozen` (as `Allocation`): a
+# frozen dataclass sets each field through `object.__setattr__`; building a ContextResult
+# cost 2.1 µs instead of 0.22 µs, paid per customer of a 1,000-context call.
+@dataclass(slots=True)
 class Context:
     customer_id: str
     event_id: str | None
     session: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ContextResult:
     customer_id: str
     event_id: str | None
@@ -106,8 +109,11 @@ def validate_contexts(
     any_cap = pc.daily is not None or pc.weekly is not None or pc.monthly is not None
     caps = caps_by_key(pc, period_keys(now)) if any_cap else []
     tally = ledger.Tally(state.usage(promotion.id))
+    tiers = TierChooser(promotion.tiers, promotion.reward_kind, promotion.currency)
     results = [
-        _validate_one(state, tally, promotion, campaign, ctx, targeting, now, ids, dry_run, caps)
+        _validate_one(
+            state, tally, promotion, campaign, ctx, targeting, now, ids, dry_run, caps, tiers
+        )
         for ctx in contexts
     ]
     if not dry_run:
@@ -126,6 +132,7 @@ def _validate_one(
     ids: Ids,
     dry_run: bool,
     caps: list[tuple[str, int]],
+    tiers: TierChooser,
 ) -> ContextResult:
     cid, eid = ctx.customer_id, ctx.event_id
     key_event = eid if campaign.type == "triggered" else None
@@ -160,9 +167,7 @@ def _validate_one(
     holding = state.holding(promotion.id, cid)
     if holding.live >= promotion.per_customer_limit:
         return refuse("customer_limit_reached")
-    chosen = select_tier(
-        promotion.tiers, promotion.reward_kind, promotion.currency, attributes, ctx.session
-    )
+    chosen = tiers.choose(attributes, ctx.session)
     if chosen is None:
         return refuse("no_tier_matched")
     tier, reward = chosen

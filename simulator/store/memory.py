@@ -32,6 +32,22 @@ from simulator.store.base import FIRST_TENANT_NUMBER
 _ABSENT = object()
 _NO_HOLDING = Holding()
 _NO_USAGE = Usage()
+# read-only: a promotion or campaign with nothing yet
+_NO_HOLDINGS: dict[str, Holding] = {}
+_NO_KEYS: dict[str | tuple[str, str], str] = {}
+_HOLDINGS: dict[tuple[int, int], Holding] = {}
+
+
+def _holding(holding: Holding) -> Holding:
+    """The shared record of these counts (records are immutable; a batch of 10,000 writes
+    a handful of distinct holdings)."""
+    counts = (holding.reserved, holding.committed)
+    shared = _HOLDINGS.get(counts)
+    if shared is None:
+        if holding.reserved > 8 or holding.committed > 8:  # rare: keep the table small
+            return holding
+        shared = _HOLDINGS[counts] = holding
+    return shared
 
 
 @dataclass
@@ -40,10 +56,14 @@ class _TenantData:
     promotions: dict[str, Promotion] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)  # promocode → promotion id
     usage: dict[str, Usage] = field(default_factory=dict)
-    holdings: dict[tuple[str, str], Holding] = field(default_factory=dict)
+    # Per promotion, then per customer: one dict entry per customer and no tuple key, and
+    # the few distinct holdings shared (`_holding`), not one record per customer.
+    holdings: dict[str, dict[str, Holding]] = field(default_factory=dict)
     periods: dict[tuple[str, str], int] = field(default_factory=dict)
     allocations: dict[str, Allocation] = field(default_factory=dict)
-    by_key: dict[tuple[int, str, str | None], str] = field(default_factory=dict)
+    # Per campaign: the customer id (no eventId) or (customer id, eventId) → allocation id;
+    # a campaign's scheduled keys then cost no tuple each (docs/decisions.md, "Ledger").
+    by_key: dict[int, dict[str | tuple[str, str], str]] = field(default_factory=dict)
     open_by_campaign: dict[int, dict[str, None]] = field(default_factory=dict)
     committed_by_campaign: dict[int, int] = field(default_factory=dict)
     campaigns: dict[int, Campaign] = field(default_factory=dict)
@@ -57,6 +77,15 @@ class _TenantData:
     keys: dict[str, Role] = field(default_factory=dict)
     tokens: dict[str, None] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+def _undo_log(log: list[tuple[dict[Any, Any], Any, Any]]) -> None:
+    """Undo a batch's writes, last first: (table, key, old value or _ABSENT) each."""
+    for table, key, old in reversed(log):
+        if old is _ABSENT:
+            table.pop(key, None)
+        else:
+            table[key] = old
 
 
 class MemoryTx:
@@ -136,10 +165,27 @@ class MemoryTx:
         self._set(self._d.usage, promotion_id, usage)
 
     def holding(self, promotion_id: str, customer_id: str) -> Holding:
-        return self._d.holdings.get((promotion_id, customer_id), _NO_HOLDING)
+        return self._d.holdings.get(promotion_id, _NO_HOLDINGS).get(customer_id, _NO_HOLDING)
 
     def set_holding(self, promotion_id: str, customer_id: str, holding: Holding) -> None:
-        self._set(self._d.holdings, (promotion_id, customer_id), holding)
+        table = self._d.holdings.get(promotion_id)
+        if table is None:
+            table = {}
+            self._set(self._d.holdings, promotion_id, table)
+        self._set(table, customer_id, _holding(holding))
+
+    def set_holdings(self, holdings: Mapping[tuple[str, str], Holding]) -> None:
+        tables = self._d.holdings
+        log: list[tuple[dict[Any, Any], Any, Any]] = []
+        note = log.append
+        for (promotion_id, customer_id), holding in holdings.items():
+            table = tables.get(promotion_id)
+            if table is None:
+                note((tables, promotion_id, _ABSENT))
+                table = tables[promotion_id] = {}
+            note((table, customer_id, table.get(customer_id, _ABSENT)))
+            table[customer_id] = _holding(holding)
+        self._undo.append(lambda: _undo_log(log))
 
     def period_count(self, promotion_id: str, period_key: str) -> int:
         return self._d.periods.get((promotion_id, period_key), 0)
@@ -154,15 +200,23 @@ class MemoryTx:
     def allocation_by_key(
         self, campaign_id: int, customer_id: str, event_id: str | None
     ) -> Allocation | None:
-        allocation_id = self._d.by_key.get((campaign_id, customer_id, event_id))
+        keys = self._d.by_key.get(campaign_id, _NO_KEYS)
+        allocation_id = keys.get(customer_id if event_id is None else (customer_id, event_id))
         return None if allocation_id is None else self._d.allocations[allocation_id]
 
     def put_allocation(self, allocation: Allocation) -> None:
         d = self._d
         old = d.allocations.get(allocation.id)
         self._set(d.allocations, allocation.id, allocation)
-        self._set(d.by_key, allocation.key, allocation.id)
         cid = allocation.campaign_id
+        if old is None:  # a record's key never changes: a new status leaves it as it is
+            keys = d.by_key.get(cid)
+            if keys is None:
+                keys = {}
+                self._set(d.by_key, cid, keys)
+            eid = allocation.event_id
+            key = allocation.customer_id if eid is None else (allocation.customer_id, eid)
+            self._set(keys, key, allocation.id)
         if cid not in d.open_by_campaign:
             self._set(d.open_by_campaign, cid, {})
         open_ids = d.open_by_campaign[cid]
@@ -175,6 +229,46 @@ class MemoryTx:
         if was != now:
             count = d.committed_by_campaign.get(cid, 0) + (1 if now else -1)
             self._set(d.committed_by_campaign, cid, count)
+
+    def put_allocations(self, allocations: Sequence[Allocation]) -> None:
+        """`put_allocation` for each, inlined, with one undo entry for the batch (a
+        10,000-item approval made ~50,000 method calls for its undo log)."""
+        d = self._d
+        table, by_key, opened = d.allocations, d.by_key, d.open_by_campaign
+        committed_by = d.committed_by_campaign
+        log: list[tuple[dict[Any, Any], Any, Any]] = []
+        note = log.append
+        reserved, committed = AllocationStatus.RESERVED, AllocationStatus.COMMITTED
+        for allocation in allocations:
+            aid, cid, status = allocation.id, allocation.campaign_id, allocation.status
+            old = table.get(aid, _ABSENT)
+            note((table, aid, old))
+            table[aid] = allocation
+            if old is _ABSENT:  # a record's key never changes
+                keys = by_key.get(cid)
+                if keys is None:
+                    note((by_key, cid, _ABSENT))
+                    keys = by_key[cid] = {}
+                eid = allocation.event_id
+                key = allocation.customer_id if eid is None else (allocation.customer_id, eid)
+                note((keys, key, keys.get(key, _ABSENT)))
+                keys[key] = aid
+            open_ids = opened.get(cid)
+            if open_ids is None:
+                note((opened, cid, _ABSENT))
+                open_ids = opened[cid] = {}
+            if status is reserved:
+                note((open_ids, aid, open_ids.get(aid, _ABSENT)))
+                open_ids[aid] = None
+            elif aid in open_ids:
+                note((open_ids, aid, None))
+                del open_ids[aid]
+            was = isinstance(old, Allocation) and old.status is committed
+            if was != (status is committed):
+                count = committed_by.get(cid)
+                note((committed_by, cid, _ABSENT if count is None else count))
+                committed_by[cid] = (count or 0) + (-1 if was else 1)
+        self._undo.append(lambda: _undo_log(log))
 
     def committed_allocations(self, campaign_id: int) -> list[Allocation]:
         # no index: the dashboard's reads may scan; the API's paths never call this

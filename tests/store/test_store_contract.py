@@ -494,6 +494,38 @@ def test_allocation_round_trips_by_id_and_by_key(store: Store) -> None:
     assert got.reserved_at.utcoffset() == timedelta(0)
 
 
+def test_batch_writes_equal_their_single_writes_and_roll_back_whole(store: Store) -> None:
+    create(store)
+    a, b, c = (an_allocation(f"AL_{n}", customer_id=f"C{n}") for n in "abc")
+    e = an_allocation("AL_e", campaign_id=7001, event_id="EV_1")
+    with store.transaction(TID) as tx:
+        tx.put_allocations([a, b, c, e])
+        tx.set_holdings({("PR-1", "Ca"): Holding(1, 0), ("PR-1", "Cb"): Holding(1, 0)})
+    committed = [replace(x, status=AllocationStatus.COMMITTED) for x in (a, b)]
+    with pytest.raises(Boom), store.transaction(TID) as tx:
+        tx.put_allocations([*committed, replace(c, status=AllocationStatus.RELEASED)])
+        tx.set_holdings({("PR-1", "Ca"): Holding(0, 1), ("PR-1", "Cc"): Holding(0, 0)})
+        assert tx.committed_count(48213) == 2
+        raise Boom
+    with store.transaction(TID) as tx:  # all of the batch undone (order: not after an undo)
+        assert sorted(x.id for x in tx.open_allocations(48213)) == ["AL_a", "AL_b", "AL_c"]
+        assert tx.committed_count(48213) == 0
+        assert tx.holding("PR-1", "Ca") == Holding(1, 0)
+        assert tx.holding("PR-1", "Cc") == Holding()
+        assert tx.allocation_by_key(7001, "C0000001", "EV_1") == e
+        tx.put_allocations(committed)
+        tx.set_holdings({("PR-1", "Ca"): Holding(0, 1)})
+        tx.put_allocations([])
+        tx.set_holdings({})
+    with store.transaction(TID) as tx:
+        assert [x.id for x in tx.open_allocations(48213)] == ["AL_c"]
+        assert tx.committed_count(48213) == 2
+        assert tx.allocation_by_key(48213, "Ca", None) == committed[0]
+        assert tx.allocation("AL_b") == committed[1]
+        assert tx.holding("PR-1", "Ca") == Holding(0, 1)
+        assert tx.holding("PR-1", "Cb") == Holding(1, 0)
+
+
 def test_reserve_commit_release_keep_open_allocations_and_committed_count(store: Store) -> None:
     create(store)
     a, b, c = (an_allocation(f"AL_{n}", customer_id=f"C{n}") for n in "abc")
