@@ -87,6 +87,16 @@ def wait_for(check: Callable[[], T], what: str, timeout_s: float = WAIT_S) -> T:
     raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what} (last: {last!r})")
 
 
+def read(get: Callable[[], T], tries: int = 50) -> T:
+    """`get()` on a page whose live parts may replace the element between finding and
+    reading it (server-sent updates): read again when it went stale."""
+    for _ in range(tries - 1):
+        with contextlib.suppress(StaleElementReferenceException):
+            return get()
+        time.sleep(0.05)
+    return get()
+
+
 class ClientThread:
     """The reference client beside the simulator, on its own event loop in a thread."""
 
@@ -259,7 +269,8 @@ def test_the_ledger_bar_moves_as_the_reference_client_approves(
     ledger = browser.current_window_handle
     wait_for(lambda: browser.find_element(By.ID, "live-state").text == "live", "the stream")
     bar = "#promotion-PR-WELCOME #audience-PR-WELCOME"
-    assert browser.find_element(By.CSS_SELECTOR, bar).get_attribute("data-used") == "0"
+    used = read(lambda: browser.find_element(By.CSS_SELECTOR, bar).get_attribute("data-used"))
+    assert used == "0"
     browser.execute_script(  # what the bar showed after each live update, and no reload
         """window.notReloaded = true; window.seen = [];
         new MutationObserver(() => {
@@ -275,7 +286,9 @@ def test_the_ledger_bar_moves_as_the_reference_client_approves(
     browser.save_screenshot(str(shots / "campaigns.png"))
     submit(browser, f"execute-{SCHEDULED}")
     assert f"Campaign {SCHEDULED} executed" in flash(browser)
-    status = browser.find_element(By.CSS_SELECTOR, f"#campaign-{SCHEDULED} [data-status]").text
+    status = read(
+        lambda: browser.find_element(By.CSS_SELECTOR, f"#campaign-{SCHEDULED} [data-status]").text
+    )
     assert status == "executed"
     browser.close()
     browser.switch_to.window(ledger)
@@ -328,7 +341,7 @@ def test_a_fault_added_fails_a_delivery_and_resend_delivers_it(
     browser.get(f"{simulator.url}/_sim/ui/demo/deliveries?status=failed")
     row = "#deliveries tr[data-status=failed]"
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, row), "a failed delivery")
-    failed = browser.find_element(By.CSS_SELECTOR, row).get_attribute("id") or ""
+    failed = read(lambda: browser.find_element(By.CSS_SELECTOR, row).get_attribute("id")) or ""
     event_id = failed.removeprefix("delivery-")
     browser.save_screenshot(str(shots / "deliveries.png"))
 
@@ -345,7 +358,9 @@ def test_a_fault_added_fails_a_delivery_and_resend_delivers_it(
         return bool(rows) and rows[0].get_attribute("data-status") == "delivered"
 
     wait_for(delivered, "the resent webhook to be delivered (live update)")
-    timeline = browser.find_element(By.CSS_SELECTOR, f"#delivery-{event_id} .timeline").text
+    timeline = read(
+        lambda: browser.find_element(By.CSS_SELECTOR, f"#delivery-{event_id} .timeline").text
+    )
     assert timeline.startswith("1: err") and re.search(r"\d: 20[02]$", timeline), timeline
     attempts = admin.get(f"/_sim/deliveries/{event_id}").json()["attemptLog"]
     assert attempts[-1]["status"] in (200, 202) and attempts[0]["fault"] == "drop"
