@@ -241,14 +241,16 @@ class SimulatorProcess:
         self.url = f"http://{HOST}:{self.port}"
         path = workdir / "scenario.yaml"
         path.write_text(yaml.safe_dump(scenario, sort_keys=False), "utf-8")
-        extra = {"SIM_JOURNAL": "true" if journal else "false", **(env or {})}
+        extra = dict(env or {})
         if factory == DEFAULT_FACTORY:
             argv = serve_argv(
                 "--host", HOST, "--port", str(self.port), "--scenario", str(path),
                 "--store", "memory", "--journal" if journal else "--no-journal", "--quiet",
             )  # fmt: skip
-        else:
-            extra = {"SIM_SCENARIO": str(path), "SIM_STORE": "memory", **extra}
+        else:  # settings by environment, as `optisim serve` hands them to its app factory
+            journal_env = "true" if journal else "false"
+            extra = {"SIM_SCENARIO": str(path), "SIM_STORE": "memory", "SIM_JOURNAL": journal_env}
+            extra.update(env or {})
             argv = [
                 sys.executable, "-m", "uvicorn", factory, "--factory",
                 "--host", HOST, "--port", str(self.port),
