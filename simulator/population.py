@@ -166,7 +166,7 @@ class Population:
         if (
             not customer_id.startswith(self.id_prefix)
             or len(digits) != self.id_width
-            or not digits.isdigit()
+            or not (digits.isascii() and digits.isdigit())  # "²", Arabic-Indic digits: digits too
         ):
             return None
         index = int(digits)

@@ -23,14 +23,16 @@ from typing import Literal
 from simulator.domain import ledger
 from simulator.domain.errors import DomainError
 from simulator.domain.models import (
+    APPROVAL_RECORD,
     NO_PROMOTION,
     Allocation,
     AllocationStatus,
     Campaign,
     CampaignStatus,
     Reward,
+    allocation_id,
 )
-from simulator.domain.state import Ids, LedgerState
+from simulator.domain.state import LedgerState
 
 DuplicateMode = Literal["reject", "ignore"]
 
@@ -69,7 +71,6 @@ def approve_customers(
     now: datetime,
     duplicates: DuplicateMode,
     promotion_backed: bool,
-    ids: Ids,
 ) -> ApprovalOutcome:
     """UpdateCustomerPromotionStatus: all items apply, or none does.
 
@@ -121,9 +122,11 @@ def approve_customers(
     records: list[Allocation] = []
     commits: list[Allocation] = []
     releases: list[Allocation] = []
+    made = state.allocations_made(campaign.id) if not promotion_backed else 0
     for customer_id, status, allocation in plan:  # each customer once: order is free
         if status and not promotion_backed and allocation is None:
-            records.append(approval_record(campaign, customer_id, None, now, ids))
+            made += 1
+            records.append(approval_record(campaign, customer_id, None, now, made))
         elif allocation is None or allocation.status is not AllocationStatus.RESERVED:
             ignored += 1  # Status false without a reservation: a no-op
         elif status:
@@ -169,7 +172,6 @@ def approve_event(
     approved: bool,
     promotion_backed: bool,
     now: datetime,
-    ids: Ids,
 ) -> tuple[Literal["approved", "declined"], bool]:
     """CE v2 approval of one triggered event; returns the status and whether the ledger
     changed (a decline without a reservation changes nothing).
@@ -196,7 +198,8 @@ def approve_event(
         code = "duplicate_approval" if approved else "already_approved"
         raise DomainError(code, f"event {event_id!r} was already approved")
     if allocation is None and approved and not promotion_backed:
-        state.put_allocation(approval_record(campaign, customer_id, event_id, now, ids))
+        number = state.allocations_made(campaign.id) + 1
+        state.put_allocation(approval_record(campaign, customer_id, event_id, now, number))
         return "approved", True
     if allocation is None or status is AllocationStatus.RELEASED:
         if approved:
@@ -212,12 +215,13 @@ def approve_event(
 
 
 def approval_record(
-    campaign: Campaign, customer_id: str, event_id: str | None, now: datetime, ids: Ids
+    campaign: Campaign, customer_id: str, event_id: str | None, now: datetime, number: int
 ) -> Allocation:
     """An approval without a ledger: committed, of no promotion, with no reward. It holds
-    nothing of any budget or cap and cannot be redeemed (no promotion owns it)."""
+    nothing of any budget or cap and cannot be redeemed (no promotion owns it). `number`:
+    its number among the campaign's allocations (`allocation_id`)."""
     return Allocation(
-        ids.next("AP"),
+        allocation_id(APPROVAL_RECORD, campaign.id, number),
         NO_PROMOTION,
         campaign.id,
         customer_id,

@@ -172,6 +172,29 @@ class Campaign:
 # The promotion id of an approval record: an approval on a campaign whose promo code
 # reaches no Promotions promotion (wire-contract §2.1, rev 2; `approvals.approval_record`).
 NO_PROMOTION = ""
+# Id prefixes: a reservation (allocation proper) and an approval record.
+RESERVATION, APPROVAL_RECORD = "AL", "AP"
+
+
+def allocation_id(prefix: str, campaign_id: int, number: int) -> str:
+    """`AL-<campaign>-<n>`: the n-th allocation recorded for the campaign (from 1; `AP-…`
+    for an approval record). Opaque to integrators (wire-contract §4 shows only `AL-…`);
+    numbered per campaign so a store can keep a campaign's allocations as rows and find
+    one by its id without an index of ids (docs/decisions.md, "Ledger for batches")."""
+    return f"{prefix}-{campaign_id}-{number}"
+
+
+def allocation_number(allocation_id_: str) -> tuple[str, int, int] | None:
+    """(prefix, campaign id, n) of an id `allocation_id` made, else None (any other
+    string, including a different spelling of the same numbers)."""
+    parts = allocation_id_.split("-")
+    if len(parts) != 3 or parts[0] not in (RESERVATION, APPROVAL_RECORD):
+        return None
+    prefix, campaign, number = parts
+    if not (campaign.isascii() and campaign.isdigit() and number.isascii() and number.isdigit()):
+        return None
+    parsed = (prefix, int(campaign), int(number))
+    return parsed if allocation_id(*parsed) == allocation_id_ else None
 
 
 @dataclass(slots=True)

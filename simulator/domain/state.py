@@ -43,6 +43,11 @@ class LedgerState(Protocol):
         self, campaign_id: int, customer_id: str, event_id: str | None
     ) -> Allocation | None: ...
 
+    def allocations_made(self, campaign_id: int) -> int:
+        """How many allocations `allocation_id` has numbered for the campaign (reservations
+        and approval records, live or not): the next one is number `allocations_made + 1`."""
+        ...
+
     def put_allocation(self, allocation: Allocation) -> None: ...
 
     def put_allocations(self, allocations: Sequence[Allocation]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from simulator.domain import ledger
 from simulator.domain.errors import DomainError
 from simulator.domain.models import (
+    RESERVATION,
     Allocation,
     AllocationStatus,
     Campaign,
@@ -17,9 +18,10 @@ from simulator.domain.models import (
     Promotion,
     PromotionStatus,
     Reward,
+    allocation_id,
 )
 from simulator.domain.periods import caps_by_key, period_keys
-from simulator.domain.state import Ids, LedgerState
+from simulator.domain.state import LedgerState
 from simulator.domain.tiers import TierChooser
 
 # Per-customer reasons, in the order they are checked (wire-contract §4).
@@ -85,7 +87,6 @@ def validate_contexts(
     contexts: list[Context],
     targeting: Targeting,
     now: datetime,
-    ids: Ids,
     dry_run: bool,
 ) -> list[ContextResult]:
     """Evaluate each context; a valid one reserves its reward unless `dry_run`.
@@ -103,6 +104,7 @@ def validate_contexts(
     - `clearance_closed`: scheduled campaigns at or after `ClearanceRequiredBy`.
     - Invalid results are not remembered; contexts in one call are evaluated in order, so
       a later context sees the reservations of the earlier ones.
+    - A reservation's id, `AL-<campaignId>-<n>`, numbers it within its campaign.
     """
     check_campaign_accepts_validation(campaign, promocode)
     pc = promotion.period_caps
@@ -110,9 +112,10 @@ def validate_contexts(
     caps = caps_by_key(pc, period_keys(now)) if any_cap else []
     tally = ledger.Tally(state.usage(promotion.id))
     tiers = TierChooser(promotion.tiers, promotion.reward_kind, promotion.currency)
+    numbers = _Numbers(state, campaign.id)
     results = [
         _validate_one(
-            state, tally, promotion, campaign, ctx, targeting, now, ids, dry_run, caps, tiers
+            state, tally, promotion, campaign, ctx, targeting, now, numbers, dry_run, caps, tiers
         )
         for ctx in contexts
     ]
@@ -129,7 +132,7 @@ def _validate_one(
     ctx: Context,
     targeting: Targeting,
     now: datetime,
-    ids: Ids,
+    numbers: _Numbers,
     dry_run: bool,
     caps: list[tuple[str, int]],
     tiers: TierChooser,
@@ -180,7 +183,7 @@ def _validate_one(
     allocation_id = None
     if not dry_run:
         allocation = Allocation(
-            id=ids.next("AL"),
+            id=numbers.next(),
             promotion_id=promotion.id,
             campaign_id=campaign.id,
             customer_id=cid,
@@ -195,6 +198,21 @@ def _validate_one(
         ledger.reserve(state, tally, allocation)
         allocation_id = allocation.id
     return ContextResult(cid, eid, True, None, tier.id, tier.name, reward, allocation_id)
+
+
+class _Numbers:
+    """The ids of a call's new reservations: the campaign's next numbers, read once."""
+
+    __slots__ = ("_campaign_id", "_made", "_state")
+
+    def __init__(self, state: LedgerState, campaign_id: int) -> None:
+        self._state, self._campaign_id, self._made = state, campaign_id, -1
+
+    def next(self) -> str:
+        if self._made < 0:  # first use: a call that reserves nothing reads nothing
+            self._made = self._state.allocations_made(self._campaign_id)
+        self._made += 1
+        return allocation_id(RESERVATION, self._campaign_id, self._made)
 
 
 def _event_matches(state: LedgerState, campaign: Campaign, cid: str, eid: str | None) -> bool:

@@ -331,7 +331,6 @@ def update_customer_promotion_status(
                 now=now,
                 duplicates=rt.duplicates,
                 promotion_backed=backed,
-                ids=rt.ids,
             )
             stats = audit.record_approvals(
                 tx.stats(campaign_id), outcome.approved, outcome.released, now
@@ -375,7 +374,6 @@ def approve_triggered_event(
                 approved=approved,
                 promotion_backed=backed,
                 now=now,
-                ids=rt.ids,
             )
             if changed and status == "approved":
                 coverage.hit(

@@ -160,7 +160,6 @@ def validate_customers(
                 contexts=contexts,
                 targeting=targeting,
                 now=now,
-                ids=rt.ids,
                 dry_run=dry_run,
             )
         except DomainError as error:

@@ -7,7 +7,7 @@ refused batch leaves no trace (the same all-or-nothing the SQLite store gets fro
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,28 +26,21 @@ from simulator.domain.models import (
     Token,
     TriggeredEvent,
     Usage,
+    allocation_number,
 )
 from simulator.store.base import FIRST_TENANT_NUMBER
+from simulator.store.columns import (
+    ABSENT,
+    COMMITTED,
+    RESERVED,
+    Book,
+    Holdings,
+    Log,
+    Numbering,
+)
 
-_ABSENT = object()
-_NO_HOLDING = Holding()
 _NO_USAGE = Usage()
-# read-only: a promotion or campaign with nothing yet
-_NO_HOLDINGS: dict[str, Holding] = {}
-_NO_KEYS: dict[str | tuple[str, str], str] = {}
-_HOLDINGS: dict[tuple[int, int], Holding] = {}
-
-
-def _holding(holding: Holding) -> Holding:
-    """The shared record of these counts (records are immutable; a batch of 10,000 writes
-    a handful of distinct holdings)."""
-    counts = (holding.reserved, holding.committed)
-    shared = _HOLDINGS.get(counts)
-    if shared is None:
-        if holding.reserved > 8 or holding.committed > 8:  # rare: keep the table small
-            return holding
-        shared = _HOLDINGS[counts] = holding
-    return shared
+_NO_HOLDING = Holding()
 
 
 @dataclass
@@ -56,16 +49,14 @@ class _TenantData:
     promotions: dict[str, Promotion] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)  # promocode → promotion id
     usage: dict[str, Usage] = field(default_factory=dict)
-    # Per promotion, then per customer: one dict entry per customer and no tuple key, and
-    # the few distinct holdings shared (`_holding`), not one record per customer.
-    holdings: dict[str, dict[str, Holding]] = field(default_factory=dict)
+    # The ledger in columns (`simulator.store.columns`): holdings per promotion, allocations
+    # per campaign as rows, and the few whose ids are not their campaign's numbers whole.
+    numbering: Numbering = field(default_factory=Numbering)
+    holdings: dict[str, Holdings] = field(default_factory=dict)
     periods: dict[tuple[str, str], int] = field(default_factory=dict)
-    allocations: dict[str, Allocation] = field(default_factory=dict)
-    # Per campaign: the customer id (no eventId) or (customer id, eventId) → allocation id;
-    # a campaign's scheduled keys then cost no tuple each (docs/decisions.md, "Ledger").
-    by_key: dict[int, dict[str | tuple[str, str], str]] = field(default_factory=dict)
-    open_by_campaign: dict[int, dict[str, None]] = field(default_factory=dict)
-    committed_by_campaign: dict[int, int] = field(default_factory=dict)
+    books: dict[int, Book] = field(default_factory=dict)
+    loose: dict[str, Allocation] = field(default_factory=dict)
+    loose_open: dict[int, dict[str, None]] = field(default_factory=dict)
     campaigns: dict[int, Campaign] = field(default_factory=dict)
     processed: dict[int, ProcessedList] = field(default_factory=dict)
     stats: dict[int, CampaignStats] = field(default_factory=dict)
@@ -79,15 +70,6 @@ class _TenantData:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
-def _undo_log(log: list[tuple[dict[Any, Any], Any, Any]]) -> None:
-    """Undo a batch's writes, last first: (table, key, old value or _ABSENT) each."""
-    for table, key, old in reversed(log):
-        if old is _ABSENT:
-            table.pop(key, None)
-        else:
-            table[key] = old
-
-
 class MemoryTx:
     """A transaction over one tenant's dicts; see module docstring for rollback."""
 
@@ -95,13 +77,14 @@ class MemoryTx:
         self.tenant_id = tenant_id
         self._store = store
         self._d = data
-        # (table, key, old value or _ABSENT), or a callable for the rare special writes;
-        # tuples, not closures: a 10,000-item approval logs ~50,000 of them.
-        self._undo: list[tuple[dict[Any, Any], Any, Any] | Callable[[], object]] = []
+        # (table, key, old value or ABSENT), or a callable for the rare special writes;
+        # tuples, not closures: a 10,000-item approval logs ~20,000 of them.
+        self._undo: Log = []
+        self._grown: set[int] = set()  # the books this transaction added rows to
 
     # -- undo-logged primitive writes ------------------------------------------------
     def _set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
-        self._undo.append((table, key, table.get(key, _ABSENT)))
+        self._undo.append((table, key, table.get(key, ABSENT)))
         table[key] = value
 
     def _del(self, table: dict[Any, Any], key: Any) -> None:
@@ -115,7 +98,7 @@ class MemoryTx:
                 entry()
                 continue
             table, key, old = entry
-            if old is _ABSENT:
+            if old is ABSENT:
                 table.pop(key, None)
             else:
                 table[key] = old
@@ -165,27 +148,29 @@ class MemoryTx:
         self._set(self._d.usage, promotion_id, usage)
 
     def holding(self, promotion_id: str, customer_id: str) -> Holding:
-        return self._d.holdings.get(promotion_id, _NO_HOLDINGS).get(customer_id, _NO_HOLDING)
-
-    def set_holding(self, promotion_id: str, customer_id: str, holding: Holding) -> None:
         table = self._d.holdings.get(promotion_id)
         if table is None:
-            table = {}
+            return _NO_HOLDING
+        return table.get(self._d.numbering.number(customer_id), customer_id)
+
+    def _holdings(self, promotion_id: str) -> Holdings:
+        table = self._d.holdings.get(promotion_id)
+        if table is None:
+            table = Holdings()
             self._set(self._d.holdings, promotion_id, table)
-        self._set(table, customer_id, _holding(holding))
+        return table
+
+    def set_holding(self, promotion_id: str, customer_id: str, holding: Holding) -> None:
+        number = self._d.numbering.number(customer_id)
+        self._holdings(promotion_id).set(number, customer_id, holding, self._undo)
 
     def set_holdings(self, holdings: Mapping[tuple[str, str], Holding]) -> None:
-        tables = self._d.holdings
-        log: list[tuple[dict[Any, Any], Any, Any]] = []
-        note = log.append
+        number, log = self._d.numbering.number, self._undo
+        table, table_of = None, ""
         for (promotion_id, customer_id), holding in holdings.items():
-            table = tables.get(promotion_id)
-            if table is None:
-                note((tables, promotion_id, _ABSENT))
-                table = tables[promotion_id] = {}
-            note((table, customer_id, table.get(customer_id, _ABSENT)))
-            table[customer_id] = _holding(holding)
-        self._undo.append(lambda: _undo_log(log))
+            if table is None or promotion_id != table_of:
+                table, table_of = self._holdings(promotion_id), promotion_id
+            table.set(number(customer_id), customer_id, holding, log)
 
     def period_count(self, promotion_id: str, period_key: str) -> int:
         return self._d.periods.get((promotion_id, period_key), 0)
@@ -195,95 +180,95 @@ class MemoryTx:
         self._set(self._d.periods, key, self._d.periods.get(key, 0) + delta)
 
     def allocation(self, allocation_id: str) -> Allocation | None:
-        return self._d.allocations.get(allocation_id)
+        loose = self._d.loose.get(allocation_id)
+        if loose is not None:
+            return loose
+        numbered = allocation_number(allocation_id)
+        if numbered is None:
+            return None
+        prefix, campaign_id, number = numbered
+        book = self._d.books.get(campaign_id)
+        if book is None or not 0 < number <= len(book) or book.prefix(number - 1) != prefix:
+            return None
+        return book.record(number - 1)
 
     def allocation_by_key(
         self, campaign_id: int, customer_id: str, event_id: str | None
     ) -> Allocation | None:
-        keys = self._d.by_key.get(campaign_id, _NO_KEYS)
-        allocation_id = keys.get(customer_id if event_id is None else (customer_id, event_id))
-        return None if allocation_id is None else self._d.allocations[allocation_id]
+        book = self._d.books.get(campaign_id)
+        ref = None if book is None else book.row_of(customer_id, event_id)
+        if ref is None or book is None:
+            return None
+        return self._d.loose[ref] if isinstance(ref, str) else book.record(ref)
+
+    def allocations_made(self, campaign_id: int) -> int:
+        book = self._d.books.get(campaign_id)
+        return 0 if book is None else len(book)
 
     def put_allocation(self, allocation: Allocation) -> None:
+        self.put_allocations((allocation,))
+
+    def put_allocations(self, allocations: Sequence[Allocation]) -> None:
+        """Each allocation numbered as its campaign's next row is appended, one of an
+        existing row updates it, and any other (an id of another shape) is kept loose."""
+        d, log = self._d, self._undo
+        books, loose = d.books, d.loose
+        for allocation in allocations:
+            campaign_id = allocation.campaign_id
+            book = books.get(campaign_id)
+            if book is None:
+                book = Book(campaign_id, d.numbering)
+                self._set(books, campaign_id, book)
+            numbered = None if allocation.id in loose else allocation_number(allocation.id)
+            if numbered is not None and numbered[1] == campaign_id:
+                prefix, row = numbered[0], numbered[2] - 1
+                if row == len(book):
+                    book.append(allocation, prefix, log, self._grown)
+                    continue
+                if 0 <= row < len(book) and book.prefix(row) == prefix:
+                    book.update(row, allocation, log)
+                    continue
+            self._put_loose(book, allocation)
+
+    def _put_loose(self, book: Book, allocation: Allocation) -> None:
         d = self._d
-        old = d.allocations.get(allocation.id)
-        self._set(d.allocations, allocation.id, allocation)
-        cid = allocation.campaign_id
+        old = d.loose.get(allocation.id)
+        self._set(d.loose, allocation.id, allocation)
         if old is None:  # a record's key never changes: a new status leaves it as it is
-            keys = d.by_key.get(cid)
-            if keys is None:
-                keys = {}
-                self._set(d.by_key, cid, keys)
-            eid = allocation.event_id
-            key = allocation.customer_id if eid is None else (allocation.customer_id, eid)
-            self._set(keys, key, allocation.id)
-        if cid not in d.open_by_campaign:
-            self._set(d.open_by_campaign, cid, {})
-        open_ids = d.open_by_campaign[cid]
+            book.key(allocation.customer_id, allocation.event_id, allocation.id, self._undo)
+        open_ids = d.loose_open.get(book.campaign_id)
+        if open_ids is None:
+            open_ids = {}
+            self._set(d.loose_open, book.campaign_id, open_ids)
         if allocation.status is AllocationStatus.RESERVED:
             self._set(open_ids, allocation.id, None)
         else:
             self._del(open_ids, allocation.id)
-        was = old is not None and old.status is AllocationStatus.COMMITTED
-        now = allocation.status is AllocationStatus.COMMITTED
-        if was != now:
-            count = d.committed_by_campaign.get(cid, 0) + (1 if now else -1)
-            self._set(d.committed_by_campaign, cid, count)
-
-    def put_allocations(self, allocations: Sequence[Allocation]) -> None:
-        """`put_allocation` for each, inlined, with one undo entry for the batch (a
-        10,000-item approval made ~50,000 method calls for its undo log)."""
-        d = self._d
-        table, by_key, opened = d.allocations, d.by_key, d.open_by_campaign
-        committed_by = d.committed_by_campaign
-        log: list[tuple[dict[Any, Any], Any, Any]] = []
-        note = log.append
-        reserved, committed = AllocationStatus.RESERVED, AllocationStatus.COMMITTED
-        for allocation in allocations:
-            aid, cid, status = allocation.id, allocation.campaign_id, allocation.status
-            old = table.get(aid, _ABSENT)
-            note((table, aid, old))
-            table[aid] = allocation
-            if old is _ABSENT:  # a record's key never changes
-                keys = by_key.get(cid)
-                if keys is None:
-                    note((by_key, cid, _ABSENT))
-                    keys = by_key[cid] = {}
-                eid = allocation.event_id
-                key = allocation.customer_id if eid is None else (allocation.customer_id, eid)
-                note((keys, key, keys.get(key, _ABSENT)))
-                keys[key] = aid
-            open_ids = opened.get(cid)
-            if open_ids is None:
-                note((opened, cid, _ABSENT))
-                open_ids = opened[cid] = {}
-            if status is reserved:
-                note((open_ids, aid, open_ids.get(aid, _ABSENT)))
-                open_ids[aid] = None
-            elif aid in open_ids:
-                note((open_ids, aid, None))
-                del open_ids[aid]
-            was = isinstance(old, Allocation) and old.status is committed
-            if was != (status is committed):
-                count = committed_by.get(cid)
-                note((committed_by, cid, _ABSENT if count is None else count))
-                committed_by[cid] = (count or 0) + (-1 if was else 1)
-        self._undo.append(lambda: _undo_log(log))
 
     def committed_allocations(self, campaign_id: int) -> list[Allocation]:
-        # no index: the dashboard's reads may scan; the API's paths never call this
-        return [
+        # the dashboard's read: scans the campaign's status column (and loose records)
+        book = self._d.books.get(campaign_id)
+        rows = [] if book is None else [book.record(r) for r in book.rows(COMMITTED)]
+        return rows + [
             a
-            for a in self._d.allocations.values()
+            for a in self._d.loose.values()
             if a.campaign_id == campaign_id and a.status is AllocationStatus.COMMITTED
         ]
 
     def open_allocations(self, campaign_id: int) -> list[Allocation]:
-        ids = self._d.open_by_campaign.get(campaign_id, {})
-        return [self._d.allocations[i] for i in ids]
+        book = self._d.books.get(campaign_id)
+        rows = [] if book is None else [book.record(r) for r in book.rows(RESERVED)]
+        loose = self._d.loose
+        return rows + [loose[i] for i in self._d.loose_open.get(campaign_id, {})]
 
     def committed_count(self, campaign_id: int) -> int:
-        return self._d.committed_by_campaign.get(campaign_id, 0)
+        book = self._d.books.get(campaign_id)
+        rows = 0 if book is None else book.count(COMMITTED)
+        return rows + sum(
+            1
+            for a in self._d.loose.values()
+            if a.campaign_id == campaign_id and a.status is AllocationStatus.COMMITTED
+        )
 
     def event(self, event_id: str) -> TriggeredEvent | None:
         return self._d.events.get(event_id)

@@ -61,6 +61,7 @@ from simulator.domain.models import (
     TriggeredEvent,
     Usage,
     Violation,
+    allocation_number,
 )
 from simulator.store.base import FIRST_TENANT_NUMBER
 
@@ -82,6 +83,7 @@ _TENANT_TABLES = (
     "period_counts",
     "allocations",
     "allocation_keys",
+    "allocation_numbers",
     "campaigns",
     "processed",
     "campaign_stats",
@@ -162,6 +164,13 @@ _SCHEMA = (
         event_key TEXT NOT NULL,
         allocation_id TEXT NOT NULL,
         PRIMARY KEY (tenant_id, campaign_id, customer_id, event_key)) WITHOUT ROWID""",
+    # Per campaign, the highest `allocation_id` number stored (`allocations_made`); a
+    # table of its own because counting a campaign's allocations would scan them.
+    """CREATE TABLE IF NOT EXISTS allocation_numbers (
+        tenant_id TEXT NOT NULL,
+        campaign_id INTEGER NOT NULL,
+        made INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, campaign_id)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS campaigns (
         tenant_id TEXT NOT NULL,
         id INTEGER NOT NULL,
@@ -308,6 +317,12 @@ _ALLOCATION_KEY_PUT = (
 _ALLOCATIONS_OPEN = (
     "SELECT data FROM allocations WHERE tenant_id = ? AND campaign_id = ? "
     "AND status = 'reserved' ORDER BY rowid"
+)
+_ALLOCATIONS_MADE = "SELECT made FROM allocation_numbers WHERE tenant_id = ? AND campaign_id = ?"
+_ALLOCATION_NUMBER_PUT = (
+    "INSERT INTO allocation_numbers VALUES (?, ?, ?) "
+    "ON CONFLICT (tenant_id, campaign_id) DO UPDATE SET made = excluded.made "
+    "WHERE made < excluded.made"
 )
 _ALLOCATIONS_COMMITTED = (
     "SELECT count(*) FROM allocations WHERE tenant_id = ? AND campaign_id = ? "
@@ -685,8 +700,18 @@ class SqliteTx:
         )
         return None if row is None else _allocation_from(row[0])
 
+    def allocations_made(self, campaign_id: int) -> int:
+        row = self._one(_ALLOCATIONS_MADE, (self.tenant_id, campaign_id))
+        return 0 if row is None else int(row[0])
+
     def put_allocation(self, allocation: Allocation) -> None:
         tid = self.tenant_id
+        # A new allocation is reserved, or an approval record; a later write of one (a
+        # status change, a redemption) need not touch the numbers.
+        new = allocation.status is AllocationStatus.RESERVED or allocation.is_approval_record
+        numbered = allocation_number(allocation.id) if new else None
+        if numbered is not None and numbered[1] == allocation.campaign_id:
+            self._c.execute(_ALLOCATION_NUMBER_PUT, (tid, allocation.campaign_id, numbered[2]))
         self._write(
             _ALLOCATION_PUT,
             (tid, allocation.id, allocation.campaign_id, allocation.status, _dump(allocation)),

@@ -114,6 +114,18 @@ def test_an_id_list_is_the_processed_list_generated_first_then_explicit(chosen: 
     assert [r["reason"] for r in others] == ["not_targeted", "not_targeted"]
 
 
+def test_ids_with_digits_of_other_scripts_are_other_customers(chosen: Sim) -> None:
+    # Superscripts and Arabic-Indic digits are digits to str.isdigit: "C000000²" once made
+    # int() fail (a 500), and C + Arabic-Indic 0000001 read as C0000001 (another
+    # customer's reward and attributes).
+    scheduled_campaign(chosen, 905, targetGroup={"size": 5})
+    odd = ["C000000\u00b2", "C" + "\u0660" * 6 + "\u0661"]
+    results = validate(chosen, [*odd, cid(1)], 905)
+    assert [r["reason"] for r in results] == ["not_targeted", "not_targeted", None]
+    for customer_id in odd:
+        assert chosen.get(f"/_sim/customers/{customer_id}").status_code == 404
+
+
 def test_customer_attributes_show_chosen_attributes(chosen: Sim) -> None:
     scheduled_campaign(chosen, 902, targetGroup={"ids": [cid(5), cid(6), VIP]})
     rows = page(chosen, 902, CustomerAttributes="VIPLevel;Country;lifetimedeposits;VIP")

@@ -197,7 +197,6 @@ class LedgerMachine(RuleBasedStateMachine):
                     contexts=contexts,
                     targeting=targeting,
                     now=self.now,
-                    ids=self.ids,
                     dry_run=dry_run,
                 )
         except DomainError as error:
@@ -267,7 +266,6 @@ class LedgerMachine(RuleBasedStateMachine):
                     now=self.now,
                     duplicates="ignore" if ignore else "reject",
                     promotion_backed=True,
-                    ids=self.ids,
                 )
         except DomainError:
             assert self.snapshot() == before  # all or nothing
@@ -286,7 +284,6 @@ class LedgerMachine(RuleBasedStateMachine):
                     approved=approved,
                     promotion_backed=True,
                     now=self.now,
-                    ids=self.ids,
                 )
         except DomainError:
             assert self.snapshot() == before
