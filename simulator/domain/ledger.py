@@ -12,7 +12,8 @@ Money is conserved: reserved + committed + released = the value of every reserva
 
 A batch (1,000 validations, 10,000 approvals) reads each promotion's usage once into a
 `Tally`, changes it per item, and writes it once at the end (`Tallies.save`), inside the
-caller's store transaction.
+caller's store transaction; its new reservations (`Reservations`), commitments and
+releases (`commit_all`, `release_all`) are written once each too.
 """
 
 from __future__ import annotations
@@ -95,17 +96,50 @@ class Tallies:
             self._state.set_usage(promotion_id, tally.usage())
 
 
-def reserve(state: LedgerState, tally: Tally, allocation: Allocation) -> None:
-    """Record a new reservation (the caller has checked every limit)."""
-    pid, cid = allocation.promotion_id, allocation.customer_id
-    holding = state.holding(pid, cid)
-    tally.budget_reserved += allocation.reward.value
-    if holding.live == 0:
-        tally.audience_reserved += 1
-    state.set_holding(pid, cid, Holding(holding.reserved + 1, holding.committed))
-    for key in allocation.period_keys:
-        state.add_period_count(pid, key, 1)
-    state.put_allocation(allocation)
+class Reservations:
+    """A call's new reservations, written as one batch by `write` (`reserve` records one).
+
+    Until then they live here: `holding` and `period_count` answer with them counted, and
+    `by_key` holds them by allocation key, so a later check in the same call sees an
+    earlier reservation exactly as it would once written.
+    """
+
+    __slots__ = ("_holdings", "_periods", "_state", "by_key", "made")
+
+    def __init__(self, state: LedgerState) -> None:
+        self._state = state
+        self._holdings: dict[tuple[str, str], Holding] = {}
+        self._periods: Counter[tuple[str, str]] = Counter()
+        self.by_key: dict[tuple[str, str | None], Allocation] = {}
+        self.made: list[Allocation] = []
+
+    def holding(self, promotion_id: str, customer_id: str) -> Holding:
+        holding = self._holdings.get((promotion_id, customer_id))
+        return self._state.holding(promotion_id, customer_id) if holding is None else holding
+
+    def period_count(self, promotion_id: str, period_key: str) -> int:
+        pending = self._periods.get((promotion_id, period_key), 0)
+        return self._state.period_count(promotion_id, period_key) + pending
+
+    def reserve(self, tally: Tally, allocation: Allocation) -> None:
+        """Record a new reservation (the caller has checked every limit)."""
+        pid, cid = allocation.promotion_id, allocation.customer_id
+        holding = self.holding(pid, cid)
+        tally.budget_reserved += allocation.reward.value
+        if holding.live == 0:
+            tally.audience_reserved += 1
+        self._holdings[pid, cid] = Holding(holding.reserved + 1, holding.committed)
+        for key in allocation.period_keys:
+            self._periods[pid, key] += 1
+        self.by_key[cid, allocation.event_id] = allocation
+        self.made.append(allocation)
+
+    def write(self) -> None:
+        state = self._state
+        state.set_holdings(self._holdings)
+        for (pid, key), delta in self._periods.items():
+            state.add_period_count(pid, key, delta)
+        state.put_allocations(self.made)
 
 
 def commit(state: LedgerState, tally: Tally, allocation: Allocation) -> Allocation:

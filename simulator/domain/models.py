@@ -187,14 +187,23 @@ def allocation_id(prefix: str, campaign_id: int, number: int) -> str:
 def allocation_number(allocation_id_: str) -> tuple[str, int, int] | None:
     """(prefix, campaign id, n) of an id `allocation_id` made, else None (any other
     string, including a different spelling of the same numbers)."""
-    parts = allocation_id_.split("-")
-    if len(parts) != 3 or parts[0] not in (RESERVATION, APPROVAL_RECORD):
-        return None
-    prefix, campaign, number = parts
-    if not (campaign.isascii() and campaign.isdigit() and number.isascii() and number.isdigit()):
-        return None
-    parsed = (prefix, int(campaign), int(number))
-    return parsed if allocation_id(*parsed) == allocation_id_ else None
+    prefix, _, rest = allocation_id_.partition("-")
+    campaign, _, number = rest.partition("-")
+    # the one spelling: ASCII digits (isdigit takes other scripts' too), no leading zero
+    if (
+        prefix in _PREFIXES
+        and campaign.isascii()
+        and campaign.isdigit()
+        and number.isascii()
+        and number.isdigit()
+        and campaign[0] != "0"
+        and number[0] != "0"
+    ):
+        return prefix, int(campaign), int(number)
+    return None
+
+
+_PREFIXES = frozenset((RESERVATION, APPROVAL_RECORD))
 
 
 @dataclass(slots=True)

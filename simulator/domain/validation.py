@@ -113,19 +113,33 @@ def validate_contexts(
     tally = ledger.Tally(state.usage(promotion.id))
     tiers = TierChooser(promotion.tiers, promotion.reward_kind, promotion.currency)
     numbers = _Numbers(state, campaign.id)
+    made = ledger.Reservations(state)
     results = [
         _validate_one(
-            state, tally, promotion, campaign, ctx, targeting, now, numbers, dry_run, caps, tiers
+            state,
+            made,
+            tally,
+            promotion,
+            campaign,
+            ctx,
+            targeting,
+            now,
+            numbers,
+            dry_run,
+            caps,
+            tiers,
         )
         for ctx in contexts
     ]
     if not dry_run:
+        made.write()
         state.set_usage(promotion.id, tally.usage())
     return results
 
 
 def _validate_one(
     state: LedgerState,
+    made: ledger.Reservations,
     tally: ledger.Tally,
     promotion: Promotion,
     campaign: Campaign,
@@ -139,7 +153,9 @@ def _validate_one(
 ) -> ContextResult:
     cid, eid = ctx.customer_id, ctx.event_id
     key_event = eid if campaign.type == "triggered" else None
-    existing = state.allocation_by_key(campaign.id, cid, key_event)
+    existing = made.by_key.get((cid, key_event)) if made.made else None
+    if existing is None:
+        existing = state.allocation_by_key(campaign.id, cid, key_event)
 
     def refuse(reason: str) -> ContextResult:
         return ContextResult(cid, eid, False, reason=reason)
@@ -167,7 +183,7 @@ def _validate_one(
         return refuse("not_targeted")
     if campaign.type == "scheduled" and _clearance_closed(campaign, now):
         return refuse("clearance_closed")
-    holding = state.holding(promotion.id, cid)
+    holding = made.holding(promotion.id, cid)
     if holding.live >= promotion.per_customer_limit:
         return refuse("customer_limit_reached")
     chosen = tiers.choose(attributes, ctx.session)
@@ -178,7 +194,7 @@ def _validate_one(
         return refuse("audience_cap_reached")
     if tally.budget_used + reward.value > promotion.budget:
         return refuse("budget_exhausted")
-    if any(state.period_count(promotion.id, k) >= cap for k, cap in caps):
+    if any(made.period_count(promotion.id, k) >= cap for k, cap in caps):
         return refuse("period_cap_reached")
     allocation_id = None
     if not dry_run:
@@ -195,7 +211,7 @@ def _validate_one(
             reserved_at=now,
             period_keys=tuple(k for k, _ in caps),
         )
-        ledger.reserve(state, tally, allocation)
+        made.reserve(tally, allocation)
         allocation_id = allocation.id
     return ContextResult(cid, eid, True, None, tier.id, tier.name, reward, allocation_id)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from simulator.domain.models import (
     Allocation,
@@ -43,7 +43,7 @@ RESERVED, COMMITTED, _RELEASED = range(3)
 # number seen, and an id such as `C999999999999` must not allocate terabytes.
 MAX_NUMBER = 1 << 25
 _NO_HOLDING = Holding()
-_SHARED_HOLDINGS: dict[int, Holding] = {}
+_SHARED_HOLDINGS: dict[tuple[int, int], Holding] = {}
 
 
 def _grow(table: array[int], number: int) -> None:
@@ -56,29 +56,45 @@ class Numbering:
     """Customer ids `<prefix><digits>`, `width` ASCII digits, as ints: learnt from the first
     such id a tenant's ledger sees (population ids all share one prefix and width)."""
 
-    __slots__ = ("_length", "prefix", "width")
+    __slots__ = ("_ids", "_known", "_length", "prefix", "width")
 
     def __init__(self) -> None:
         self.prefix: str | None = None
         self.width = 0
         self._length = -1
+        # Ids asked about lately, both ways: a batch asks about each of its customers three
+        # or four times (key, holding, row, holdings write) and reads the rows it found, and
+        # a str keeps its hash, so a dict answers faster than parsing or formatting again.
+        # Emptied when they outgrow two batches.
+        self._known: dict[str, int] = {}
+        self._ids: dict[int, str] = {}
 
     def number(self, customer_id: str) -> int:
         """The customer's number, or -1 for an id of another shape."""
-        if len(customer_id) != self._length and (
-            self.prefix is not None or not self._learn(customer_id)
-        ):
-            return -1
-        prefix = self.prefix
-        assert prefix is not None
-        digits = customer_id[len(prefix) :]
-        if not (customer_id.startswith(prefix) and digits.isascii() and digits.isdigit()):
-            return -1
-        number = int(digits)
-        return number if number < MAX_NUMBER else -1
+        known = self._known
+        number = known.get(customer_id)
+        if number is not None:
+            return number
+        number = -1
+        if len(customer_id) == self._length or (self.prefix is None and self._learn(customer_id)):
+            prefix = self.prefix
+            assert prefix is not None
+            digits = customer_id[len(prefix) :]
+            if customer_id.startswith(prefix) and digits.isascii() and digits.isdigit():
+                number = int(digits)
+                if number >= MAX_NUMBER:
+                    number = -1
+        if len(known) >= 32_768:
+            known.clear()
+            self._ids.clear()
+        known[customer_id] = number
+        if number >= 0:
+            self._ids[number] = customer_id
+        return number
 
     def customer_id(self, number: int) -> str:
-        return f"{self.prefix}{number:0{self.width}d}"
+        found = self._ids.get(number)
+        return f"{self.prefix}{number:0{self.width}d}" if found is None else found
 
     def _learn(self, customer_id: str) -> bool:
         stem = customer_id.rstrip("0123456789")
@@ -89,34 +105,33 @@ class Numbering:
         return True
 
 
-def _pack(holding: Holding) -> int:
-    return holding.reserved | holding.committed << 32
-
-
-def _unpack(packed: int) -> Holding:
-    holding = _SHARED_HOLDINGS.get(packed)
-    if holding is None:
-        holding = Holding(packed & 0xFFFFFFFF, packed >> 32)
-        if len(_SHARED_HOLDINGS) < 4096:  # the few distinct counts, shared
-            _SHARED_HOLDINGS[packed] = holding
-    return holding
+def shared(holding: Holding) -> Holding:
+    """The one shared record of these counts (records are treated as immutable; a batch
+    writes a handful of distinct holdings, so a slot costs a pointer, not a record)."""
+    counts = (holding.reserved, holding.committed)
+    found = _SHARED_HOLDINGS.get(counts)
+    if found is None:
+        if len(_SHARED_HOLDINGS) >= 4096:  # counts beyond the usual few: not shared
+            return holding
+        found = _SHARED_HOLDINGS[counts] = holding
+    return found
 
 
 class Holdings:
-    """One promotion's holdings: packed (reserved, committed) per customer number, and a
+    """One promotion's holdings: a slot per customer number (None: holds nothing), and a
     dict for customers without one."""
 
     __slots__ = ("by_number", "others")
 
     def __init__(self) -> None:
-        self.by_number: array[int] = array("q")
+        self.by_number: list[Holding | None] = []
         self.others: dict[str, Holding] = {}
 
     def get(self, number: int, customer_id: str) -> Holding:
         if number < 0:
             return self.others.get(customer_id, _NO_HOLDING)
         by_number = self.by_number
-        return _unpack(by_number[number]) if number < len(by_number) else _NO_HOLDING
+        return (by_number[number] or _NO_HOLDING) if number < len(by_number) else _NO_HOLDING
 
     def set(self, number: int, customer_id: str, holding: Holding, log: Log) -> None:
         if number < 0:
@@ -126,21 +141,17 @@ class Holdings:
             return
         by_number = self.by_number
         if number >= len(by_number):
-            _grow(by_number, number)
+            by_number.extend(
+                [None]
+                * (min(MAX_NUMBER, max(number + 1, 2 * len(by_number), 1024)) - len(by_number))
+            )
         log.append((by_number, number, by_number[number]))
-        by_number[number] = _pack(holding)
+        by_number[number] = shared(holding)
 
 
-class Shape(NamedTuple):
-    """What a campaign's allocations mostly share: kept once per distinct combination."""
-
-    prefix: str
-    promotion_id: str
-    tier_id: str
-    tier_name: str
-    reward: Reward
-    reserved_at: Any  # datetime
-    period_keys: tuple[str, ...]
+# What a campaign's allocations mostly share, kept once per distinct combination:
+# (prefix, promotion id, tier id, tier name, reward, reservation time, period keys).
+Shape = tuple[str, str, str, str, Reward, Any, tuple[str, ...]]
 
 
 class Book:
@@ -158,6 +169,7 @@ class Book:
         "campaign_id",
         "customer",
         "events",
+        "last_shape",
         "numbering",
         "others",
         "redeemed",
@@ -179,7 +191,8 @@ class Book:
         self.by_number: array[int] = array("i")
         self.by_key: dict[str | tuple[str, str], int | str] = {}
         self.shapes: list[Shape] = []
-        self.shape_index: dict[Shape, int] = {}
+        self.shape_index: dict[tuple[Any, ...], int] = {}
+        self.last_shape = 0
 
     def __len__(self) -> int:
         return len(self.status)
@@ -198,28 +211,28 @@ class Book:
         return self.by_key.get((customer_id, event_id))
 
     def record(self, row: int) -> Allocation:
-        shape = self.shapes[self.shape[row]]
+        prefix, promotion_id, tier_id, tier_name, reward, at, periods = self.shapes[self.shape[row]]
         number = self.customer[row]
-        customer_id = self.numbering.customer_id(number) if number >= 0 else self.others[row]
+        campaign_id = self.campaign_id
         amount = self.redeemed.get(row)
         return Allocation(
-            allocation_id(shape.prefix, self.campaign_id, row + 1),
-            shape.promotion_id,
-            self.campaign_id,
-            customer_id,
+            allocation_id(prefix, campaign_id, row + 1),
+            promotion_id,
+            campaign_id,
+            self.numbering.customer_id(number) if number >= 0 else self.others[row],
             self.events.get(row),
-            shape.tier_id,
-            shape.tier_name,
-            shape.reward,
+            tier_id,
+            tier_name,
+            reward,
             STATUSES[self.status[row]],
-            shape.reserved_at,
-            shape.period_keys,
+            at,
+            periods,
             amount is not None,
             amount or 0,
         )
 
     def prefix(self, row: int) -> str:
-        return self.shapes[self.shape[row]].prefix
+        return self.shapes[self.shape[row]][0]
 
     def rows(self, status: int) -> Iterator[int]:
         """Rows in `status`, in row order (a C-level scan of the status column)."""
@@ -239,19 +252,7 @@ class Book:
         if id(self) not in grown:  # the first row this transaction adds: undo cuts back
             grown.add(id(self))
             log.append(lambda: self._truncate(row))
-        shape = Shape(
-            prefix,
-            allocation.promotion_id,
-            allocation.tier_id,
-            allocation.tier_name,
-            allocation.reward,
-            allocation.reserved_at,
-            allocation.period_keys,
-        )
-        index = self.shape_index.get(shape)
-        if index is None:
-            index = self.shape_index[shape] = len(self.shapes)
-            self.shapes.append(shape)
+        index = self._shape(prefix, allocation)
         customer_id, event_id = allocation.customer_id, allocation.event_id
         number = self.numbering.number(customer_id)
         self.customer.append(number)
@@ -285,6 +286,41 @@ class Book:
         key = customer_id if event_id is None else (customer_id, event_id)
         log.append((by_key, key, by_key.get(key, ABSENT)))
         by_key[key] = ref
+
+    def _shape(self, prefix: str, allocation: Allocation) -> int:
+        """The index of the allocation's shape, added if new."""
+        reward, at, tier_id = allocation.reward, allocation.reserved_at, allocation.tier_id
+        last = self.shapes[self.last_shape] if self.shapes else None
+        # a call's rows share their reservation time, and mostly their tier: the same
+        # objects as the row before, which identity tells without hashing anything
+        if (
+            last is not None
+            and last[4] is reward
+            and last[5] is at
+            and last[2] is tier_id
+            and last[0] == prefix
+            and last[1] == allocation.promotion_id
+            and last[3] == allocation.tier_name
+            and last[6] == allocation.period_keys
+        ):
+            return self.last_shape
+        # keyed by the reward's identity: hashing the frozen dataclass runs Python code,
+        # and the shape keeps the reward alive, so its id is never another's
+        key = (
+            prefix,
+            allocation.promotion_id,
+            tier_id,
+            allocation.tier_name,
+            id(reward),
+            at,
+            allocation.period_keys,
+        )
+        index = self.shape_index.get(key)
+        if index is None:
+            index = self.shape_index[key] = len(self.shapes)
+            self.shapes.append((prefix, key[1], tier_id, key[3], reward, at, key[6]))
+        self.last_shape = index
+        return index
 
     def update(self, row: int, allocation: Allocation, log: Log) -> None:
         """A later write of row `row`'s allocation: its status and redemption change."""

@@ -14,6 +14,8 @@ from typing import Any
 
 from simulator.domain.campaigns import ProcessedList
 from simulator.domain.models import (
+    APPROVAL_RECORD,
+    RESERVATION,
     Allocation,
     AllocationStatus,
     Campaign,
@@ -26,6 +28,7 @@ from simulator.domain.models import (
     Token,
     TriggeredEvent,
     Usage,
+    allocation_id,
     allocation_number,
 )
 from simulator.store.base import FIRST_TENANT_NUMBER
@@ -81,6 +84,9 @@ class MemoryTx:
         # tuples, not closures: a 10,000-item approval logs ~20,000 of them.
         self._undo: Log = []
         self._grown: set[int] = set()  # the books this transaction added rows to
+        # allocation id → its row, for the rows this transaction read or added: writing
+        # one back (a status change) then needs no parsing of its id
+        self._rows: dict[str, int] = {}
 
     # -- undo-logged primitive writes ------------------------------------------------
     def _set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
@@ -190,7 +196,12 @@ class MemoryTx:
         book = self._d.books.get(campaign_id)
         if book is None or not 0 < number <= len(book) or book.prefix(number - 1) != prefix:
             return None
-        return book.record(number - 1)
+        return self._record(book, number - 1)
+
+    def _record(self, book: Book, row: int) -> Allocation:
+        allocation = book.record(row)
+        self._rows[allocation.id] = row
+        return allocation
 
     def allocation_by_key(
         self, campaign_id: int, customer_id: str, event_id: str | None
@@ -199,7 +210,7 @@ class MemoryTx:
         ref = None if book is None else book.row_of(customer_id, event_id)
         if ref is None or book is None:
             return None
-        return self._d.loose[ref] if isinstance(ref, str) else book.record(ref)
+        return self._d.loose[ref] if isinstance(ref, str) else self._record(book, ref)
 
     def allocations_made(self, campaign_id: int) -> int:
         book = self._d.books.get(campaign_id)
@@ -211,20 +222,26 @@ class MemoryTx:
     def put_allocations(self, allocations: Sequence[Allocation]) -> None:
         """Each allocation numbered as its campaign's next row is appended, one of an
         existing row updates it, and any other (an id of another shape) is kept loose."""
-        d, log = self._d, self._undo
+        d, log, rows = self._d, self._undo, self._rows
         books, loose = d.books, d.loose
         for allocation in allocations:
-            campaign_id = allocation.campaign_id
+            aid, campaign_id = allocation.id, allocation.campaign_id
             book = books.get(campaign_id)
             if book is None:
                 book = Book(campaign_id, d.numbering)
                 self._set(books, campaign_id, book)
-            numbered = None if allocation.id in loose else allocation_number(allocation.id)
+            row = rows.get(aid)
+            if row is not None:  # read or added by this transaction: its row is known
+                book.update(row, allocation, log)
+                continue
+            prefix = APPROVAL_RECORD if allocation.is_approval_record else RESERVATION
+            if aid == allocation_id(prefix, campaign_id, len(book) + 1) and aid not in loose:
+                rows[aid] = len(book)
+                book.append(allocation, prefix, log, self._grown)
+                continue
+            numbered = None if aid in loose else allocation_number(aid)
             if numbered is not None and numbered[1] == campaign_id:
                 prefix, row = numbered[0], numbered[2] - 1
-                if row == len(book):
-                    book.append(allocation, prefix, log, self._grown)
-                    continue
                 if 0 <= row < len(book) and book.prefix(row) == prefix:
                     book.update(row, allocation, log)
                     continue
@@ -248,7 +265,7 @@ class MemoryTx:
     def committed_allocations(self, campaign_id: int) -> list[Allocation]:
         # the dashboard's read: scans the campaign's status column (and loose records)
         book = self._d.books.get(campaign_id)
-        rows = [] if book is None else [book.record(r) for r in book.rows(COMMITTED)]
+        rows = [] if book is None else [self._record(book, r) for r in book.rows(COMMITTED)]
         return rows + [
             a
             for a in self._d.loose.values()
@@ -257,7 +274,7 @@ class MemoryTx:
 
     def open_allocations(self, campaign_id: int) -> list[Allocation]:
         book = self._d.books.get(campaign_id)
-        rows = [] if book is None else [book.record(r) for r in book.rows(RESERVED)]
+        rows = [] if book is None else [self._record(book, r) for r in book.rows(RESERVED)]
         loose = self._d.loose
         return rows + [loose[i] for i in self._d.loose_open.get(campaign_id, {})]
 
