@@ -234,13 +234,22 @@ def _field(name: str) -> Callable[[F], F]:
 class Customer(Mapping[str, Any]):
     """One population customer's attributes, computed on demand from two 64-bit hashes."""
 
-    __slots__ = ("_h1", "_h2", "index", "population")
+    __slots__ = ("_h1", "_second", "index", "population")
 
     def __init__(self, population: Population, index: int) -> None:
         self.population = population
         self.index = index
         self._h1 = _mix((population.seed << 32) ^ index)
-        self._h2 = _mix(self._h1)
+        self._second: int | None = None
+
+    @property
+    def _h2(self) -> int:
+        # Computed when first read: the attributes tiers mostly read (VIPLevel, Country,
+        # deposits) need only the first hash, and each hash costs ~0.45 µs per customer.
+        second = self._second
+        if second is None:
+            second = self._second = _mix(self._h1)
+        return second
 
     def __getitem__(self, name: str) -> Any:
         fn = _FIELDS.get(name)

@@ -150,7 +150,10 @@ def _item_reason(
 ) -> str | None:
     """The item's own reason, before repeats within the batch are considered
     (`allocation`: the customer's, of this campaign, without an eventId)."""
-    if not is_targeted(customer_id):
+    # Only a customer without an allocation here needs the (costly) look into the
+    # processed list: validation and approval make one only for a targeted customer, and
+    # the list is frozen when the campaign executes.
+    if allocation is None and not is_targeted(customer_id):
         return "not_targeted"
     live = allocation is not None and allocation.status is not AllocationStatus.RELEASED
     if status and not live and promotion_backed:

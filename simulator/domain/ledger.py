@@ -121,10 +121,10 @@ class Reservations:
         pending = self._periods.get((promotion_id, period_key), 0)
         return self._state.period_count(promotion_id, period_key) + pending
 
-    def reserve(self, tally: Tally, allocation: Allocation) -> None:
-        """Record a new reservation (the caller has checked every limit)."""
+    def reserve(self, tally: Tally, allocation: Allocation, holding: Holding) -> None:
+        """Record a new reservation (the caller has checked every limit; `holding`: the
+        customer's before it, as `holding` answered)."""
         pid, cid = allocation.promotion_id, allocation.customer_id
-        holding = self.holding(pid, cid)
         tally.budget_reserved += allocation.reward.value
         if holding.live == 0:
             tally.audience_reserved += 1

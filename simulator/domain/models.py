@@ -181,7 +181,13 @@ def allocation_id(prefix: str, campaign_id: int, number: int) -> str:
     for an approval record). Opaque to integrators (wire-contract §4 shows only `AL-…`);
     numbered per campaign so a store can keep a campaign's allocations as rows and find
     one by its id without an index of ids (docs/decisions.md, "Ledger for batches")."""
-    return f"{prefix}-{campaign_id}-{number}"
+    return allocation_stem(prefix, campaign_id) + str(number)
+
+
+def allocation_stem(prefix: str, campaign_id: int) -> str:
+    """What every `allocation_id` of this kind and campaign starts with: `AL-<campaign>-`
+    (a store reading many rows builds each id as the stem plus the number)."""
+    return f"{prefix}-{campaign_id}-"
 
 
 def allocation_number(allocation_id_: str) -> tuple[str, int, int] | None:

@@ -211,7 +211,7 @@ def _validate_one(
             reserved_at=now,
             period_keys=tuple(k for k, _ in caps),
         )
-        made.reserve(tally, allocation)
+        made.reserve(tally, allocation, holding)
         allocation_id = allocation.id
     return ContextResult(cid, eid, True, None, tier.id, tier.name, reward, allocation_id)
 

@@ -15,6 +15,7 @@ from typing import Any
 from simulator.domain.campaigns import ProcessedList
 from simulator.domain.models import (
     APPROVAL_RECORD,
+    NO_PROMOTION,
     RESERVATION,
     Allocation,
     AllocationStatus,
@@ -40,6 +41,7 @@ from simulator.store.columns import (
     Holdings,
     Log,
     Numbering,
+    shared,
 )
 
 _NO_USAGE = Usage()
@@ -176,7 +178,13 @@ class MemoryTx:
         for (promotion_id, customer_id), holding in holdings.items():
             if table is None or promotion_id != table_of:
                 table, table_of = self._holdings(promotion_id), promotion_id
-            table.set(number(customer_id), customer_id, holding, log)
+            n = number(customer_id)
+            slots = table.by_number
+            if 0 <= n < len(slots):  # `Holdings.set`, inlined for the common case
+                log.append((slots, n, slots[n]))
+                slots[n] = shared(holding)
+            else:
+                table.set(n, customer_id, holding, log)
 
     def period_count(self, promotion_id: str, period_key: str) -> int:
         return self._d.periods.get((promotion_id, period_key), 0)
@@ -224,18 +232,22 @@ class MemoryTx:
         existing row updates it, and any other (an id of another shape) is kept loose."""
         d, log, rows = self._d, self._undo, self._rows
         books, loose = d.books, d.loose
+        book: Book | None = None
         for allocation in allocations:
             aid, campaign_id = allocation.id, allocation.campaign_id
-            book = books.get(campaign_id)
-            if book is None:
-                book = Book(campaign_id, d.numbering)
-                self._set(books, campaign_id, book)
+            if book is None or book.campaign_id != campaign_id:  # a batch is one campaign's
+                book = books.get(campaign_id)
+                if book is None:
+                    book = Book(campaign_id, d.numbering)
+                    self._set(books, campaign_id, book)
             row = rows.get(aid)
             if row is not None:  # read or added by this transaction: its row is known
                 book.update(row, allocation, log)
                 continue
-            prefix = APPROVAL_RECORD if allocation.is_approval_record else RESERVATION
-            if aid == allocation_id(prefix, campaign_id, len(book) + 1) and aid not in loose:
+            prefix = APPROVAL_RECORD if allocation.promotion_id == NO_PROMOTION else RESERVATION
+            if aid == allocation_id(prefix, campaign_id, len(book) + 1) and (
+                not loose or aid not in loose
+            ):
                 rows[aid] = len(book)
                 book.append(allocation, prefix, log, self._grown)
                 continue
