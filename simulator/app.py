@@ -47,8 +47,10 @@ NO_TELEMETRY: dict[str, Any] = (
     if "telemetry" in inspect.signature(FastAPI).parameters
     else {}
 )
-# One request per triggered event each (no batch form): served by the express lane.
-EXPRESS = ("approve_triggered_event", "validate_customers")
+# Served by the express lane: the per-event CE v2 approval (one request per triggered
+# event, no batch form) and the two batch routes of the scheduled flow, where FastAPI's
+# routing and dependency solving cost ~15 % of a 10,000-item approval in process.
+EXPRESS = ("approve_triggered_event", "update_customer_promotion_status", "validate_customers")
 
 
 def build_store(settings: SimSettings) -> Store:

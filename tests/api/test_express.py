@@ -25,7 +25,8 @@ from tests.webhooks.support import set_faults
 
 APPROVAL = "/conditional-execution/v2/triggered/approval"
 VALIDATE = "/v1/promocodes/DEPOSIT10/validateCustomers"
-EXPRESS_CASES = [c for c in CASES if c.path.split("?")[0] in (APPROVAL, VALIDATE)
+UPDATE = "/current/integrations/UpdateCustomerPromotionStatus"
+EXPRESS_CASES = [c for c in CASES if c.path.split("?")[0] in (APPROVAL, VALIDATE, UPDATE)
                  or "validateCustomers" in c.path]  # fmt: skip
 KEPT_HEADERS = ("content-type", "retry-after")
 
@@ -101,13 +102,20 @@ def approval(customer: str, event: str, **over: Any) -> dict[str, Any]:
 def test_the_lane_serves_both_hot_operations_without_fastapi(
     make_sim: Callable[..., Sim], fastapi_calls: list[str]
 ) -> None:
-    assert set(EXPRESS) == {"approve_triggered_event", "validate_customers"}
+    assert set(EXPRESS) == {
+        "approve_triggered_event",
+        "update_customer_promotion_status",
+        "validate_customers",
+    }
     sim = make_sim()
     [event] = events(sim, ["C0000001"])
     fastapi_calls.clear()
     validated = sim.post(VALIDATE, validation("C0000001", event), params={"dryRun": "false"})
     assert validated.status_code == 200 and validated.json()["contexts"][0]["valid"] is True
     assert sim.post(APPROVAL, approval("C0000001", event)).json()["status"] == "approved"
+    body = scheduled_approval(sim)  # executing the campaign is FastAPI's
+    fastapi_calls.clear()
+    assert sim.post(UPDATE, body).status_code == 200
     assert fastapi_calls == []
     # and the spy does see FastAPI when the lane is off
     off = make_sim(settings=SimSettings(express=False))
@@ -115,7 +123,19 @@ def test_the_lane_serves_both_hot_operations_without_fastapi(
     fastapi_calls.clear()
     off.post(VALIDATE, validation("C0000001", event))
     off.post(APPROVAL, approval("C0000001", event))
-    assert fastapi_calls == [VALIDATE, APPROVAL]
+    body = scheduled_approval(off)
+    fastapi_calls.clear()
+    off.post(UPDATE, body)
+    assert fastapi_calls == [UPDATE]
+
+
+def scheduled_approval(sim: Sim) -> dict[str, Any]:
+    """The scheduled campaign executed and C0000002 validated: its approval body."""
+    assert sim.execute().status_code == 200
+    body = {"campaignData": {"campaignId": SCHEDULED}, "contexts": [{"customerId": "C0000002"}]}
+    validated = sim.post("/v1/promocodes/WELCOME50/validateCustomers", body)
+    assert validated.json()["contexts"][0]["valid"] is True
+    return {"CampaignID": SCHEDULED, "PromosUpdated": [{"CustomerID": "C0000002", "Status": True}]}
 
 
 def test_the_flow_answers_the_same_with_and_without_the_lane(twins: Twins) -> None:
