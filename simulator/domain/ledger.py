@@ -97,47 +97,53 @@ class Tallies:
 
 
 class Reservations:
-    """A call's new reservations, written as one batch by `write` (`reserve` records one).
+    """A call's new reservations of one promotion, written as one batch by `write`
+    (`reserve` records one).
 
     Until then they live here: `holding` and `period_count` answer with them counted, and
-    `by_key` holds them by allocation key, so a later check in the same call sees an
-    earlier reservation exactly as it would once written.
+    `by_key` holds them by allocation key (the customer id, or (customer id, eventId)), so
+    a later check in the same call sees an earlier reservation exactly as it would once
+    written.
     """
 
-    __slots__ = ("_holdings", "_periods", "_state", "by_key", "made")
+    __slots__ = ("_holdings", "_periods", "_promotion_id", "_state", "by_key", "made")
 
-    def __init__(self, state: LedgerState) -> None:
+    def __init__(self, state: LedgerState, promotion_id: str) -> None:
         self._state = state
-        self._holdings: dict[tuple[str, str], Holding] = {}
-        self._periods: Counter[tuple[str, str]] = Counter()
-        self.by_key: dict[tuple[str, str | None], Allocation] = {}
+        self._promotion_id = promotion_id
+        self._holdings: dict[str, Holding] = {}  # customer id → holding
+        self._periods: Counter[str] = Counter()  # period key → reservations
+        self.by_key: dict[str | tuple[str, str], Allocation] = {}
         self.made: list[Allocation] = []
 
-    def holding(self, promotion_id: str, customer_id: str) -> Holding:
-        holding = self._holdings.get((promotion_id, customer_id))
-        return self._state.holding(promotion_id, customer_id) if holding is None else holding
+    def holding(self, customer_id: str) -> Holding:
+        holding = self._holdings.get(customer_id)
+        if holding is None:
+            return self._state.holding(self._promotion_id, customer_id)
+        return holding
 
-    def period_count(self, promotion_id: str, period_key: str) -> int:
-        pending = self._periods.get((promotion_id, period_key), 0)
-        return self._state.period_count(promotion_id, period_key) + pending
+    def period_count(self, period_key: str) -> int:
+        pending = self._periods.get(period_key, 0)
+        return self._state.period_count(self._promotion_id, period_key) + pending
 
     def reserve(self, tally: Tally, allocation: Allocation, holding: Holding) -> None:
-        """Record a new reservation (the caller has checked every limit; `holding`: the
-        customer's before it, as `holding` answered)."""
-        pid, cid = allocation.promotion_id, allocation.customer_id
+        """Record a new reservation of this promotion (the caller has checked every limit;
+        `holding`: the customer's before it, as `holding` answered)."""
+        assert allocation.promotion_id == self._promotion_id
+        cid, eid = allocation.customer_id, allocation.event_id
         tally.budget_reserved += allocation.reward.value
         if holding.live == 0:
             tally.audience_reserved += 1
-        self._holdings[pid, cid] = Holding(holding.reserved + 1, holding.committed)
+        self._holdings[cid] = Holding(holding.reserved + 1, holding.committed)
         for key in allocation.period_keys:
-            self._periods[pid, key] += 1
-        self.by_key[cid, allocation.event_id] = allocation
+            self._periods[key] += 1
+        self.by_key[cid if eid is None else (cid, eid)] = allocation
         self.made.append(allocation)
 
     def write(self) -> None:
-        state = self._state
-        state.set_holdings(self._holdings)
-        for (pid, key), delta in self._periods.items():
+        state, pid = self._state, self._promotion_id
+        state.set_holdings({(pid, cid): holding for cid, holding in self._holdings.items()})
+        for key, delta in self._periods.items():
             state.add_period_count(pid, key, delta)
         state.put_allocations(self.made)
 

@@ -113,7 +113,7 @@ def validate_contexts(
     tally = ledger.Tally(state.usage(promotion.id))
     tiers = TierChooser(promotion.tiers, promotion.reward_kind, promotion.currency)
     numbers = _Numbers(state, campaign.id)
-    made = ledger.Reservations(state)
+    made = ledger.Reservations(state, promotion.id)
     results = [
         _validate_one(
             state,
@@ -153,18 +153,17 @@ def _validate_one(
 ) -> ContextResult:
     cid, eid = ctx.customer_id, ctx.event_id
     key_event = eid if campaign.type == "triggered" else None
-    existing = made.by_key.get((cid, key_event)) if made.made else None
+    existing = None
+    if made.made:
+        existing = made.by_key.get(cid if key_event is None else (cid, key_event))
     if existing is None:
         existing = state.allocation_by_key(campaign.id, cid, key_event)
-
-    def refuse(reason: str) -> ContextResult:
-        return ContextResult(cid, eid, False, reason=reason)
 
     if existing is not None and existing.is_approval_record:
         # Approved while no Promotions promotion owned the code (wire-contract §2.1, rev 2):
         # the customer's one reward for this key was granted already, and a reservation
         # now could never be committed (its approval would be a duplicate).
-        return refuse("customer_limit_reached")
+        return ContextResult(cid, eid, False, "customer_limit_reached")
     if existing is not None and existing.status is not AllocationStatus.RELEASED:
         return ContextResult(
             cid,
@@ -177,25 +176,25 @@ def _validate_one(
         )
 
     if promotion.status is not PromotionStatus.ACTIVE:
-        return refuse("promotion_not_active")
+        return ContextResult(cid, eid, False, "promotion_not_active")
     attributes = targeting(cid)
     if attributes is None or not _event_matches(state, campaign, cid, eid):
-        return refuse("not_targeted")
+        return ContextResult(cid, eid, False, "not_targeted")
     if campaign.type == "scheduled" and _clearance_closed(campaign, now):
-        return refuse("clearance_closed")
-    holding = made.holding(promotion.id, cid)
+        return ContextResult(cid, eid, False, "clearance_closed")
+    holding = made.holding(cid)
     if holding.live >= promotion.per_customer_limit:
-        return refuse("customer_limit_reached")
+        return ContextResult(cid, eid, False, "customer_limit_reached")
     chosen = tiers.choose(attributes, ctx.session)
     if chosen is None:
-        return refuse("no_tier_matched")
+        return ContextResult(cid, eid, False, "no_tier_matched")
     tier, reward = chosen
     if holding.live == 0 and tally.audience >= promotion.audience_cap:
-        return refuse("audience_cap_reached")
+        return ContextResult(cid, eid, False, "audience_cap_reached")
     if tally.budget_used + reward.value > promotion.budget:
-        return refuse("budget_exhausted")
-    if any(made.period_count(promotion.id, k) >= cap for k, cap in caps):
-        return refuse("period_cap_reached")
+        return ContextResult(cid, eid, False, "budget_exhausted")
+    if any(made.period_count(k) >= cap for k, cap in caps):
+        return ContextResult(cid, eid, False, "period_cap_reached")
     allocation_id = None
     if not dry_run:
         allocation = Allocation(

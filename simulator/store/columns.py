@@ -62,10 +62,10 @@ class Numbering:
         self.prefix: str | None = None
         self.width = 0
         self._length = -1
-        # Ids asked about lately, both ways: a batch asks about each of its customers three
-        # or four times (key, holding, row, holdings write) and reads the rows it found, and
-        # a str keeps its hash, so a dict answers faster than parsing or formatting again.
-        # Emptied when they outgrow two batches.
+        # Ids asked about lately, and those of rows found by key (read back next): a batch
+        # asks about each of its customers three or four times (key, holding, row, holdings
+        # write), and a str keeps its hash, so a dict answers faster than parsing or
+        # formatting again. Emptied when they outgrow two batches.
         self._known: dict[str, int] = {}
         self._ids: dict[int, str] = {}
 
@@ -88,9 +88,14 @@ class Numbering:
             known.clear()
             self._ids.clear()
         known[customer_id] = number
-        if number >= 0:
-            self._ids[number] = customer_id
         return number
+
+    def remember(self, number: int, customer_id: str) -> None:
+        """`customer_id` is number's id, about to be read back (a row found by its key)."""
+        ids = self._ids
+        if len(ids) >= 32_768:
+            ids.clear()
+        ids[number] = customer_id
 
     def customer_id(self, number: int) -> str:
         found = self._ids.get(number)
@@ -210,6 +215,7 @@ class Book:
                 by_number = self.by_number
                 row = by_number[number] - 1 if number < len(by_number) else -1
                 if row >= 0:
+                    self.numbering.remember(number, customer_id)
                     return row
             return self.by_key.get(customer_id)
         return self.by_key.get((customer_id, event_id))
