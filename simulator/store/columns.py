@@ -9,8 +9,9 @@ string, three dict entries); a 5,000,000-customer rehearsal needed gigabytes. He
   id goes to a dict, so every id works; the usual ones cost bytes.
 - A campaign's allocations are rows of a `Book`: the row is the allocation's number in
   the campaign less one (`models.allocation_id`), so an id finds its row with no index; the
-  fields that repeat (promotion, tier, reward, reservation time, period keys) are one
-  shared `Shape` per distinct combination, referenced by a 4-byte index.
+  fields that repeat (promotion, tier, reward, period keys, the reservation time's zone)
+  are one shared `Shape` per distinct combination, referenced by a 4-byte index; the
+  reservation time is 8 bytes of microseconds (a triggered campaign's differ per event).
 - A promotion's holdings are one 8-byte counter pair per customer number (`Holdings`).
 
 Every write goes through the caller's undo log (`Log`): (table, key, old value) entries
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from simulator.domain.models import (
@@ -158,7 +160,18 @@ class Holdings:
 
 # What a campaign's allocations mostly share, kept once per distinct combination:
 # (prefix, promotion id, tier id, tier name, reward, reservation time, period keys).
-Shape = tuple[str, str, str, str, Reward, Any, tuple[str, ...]]
+Shape = tuple[str, str, str, str, Reward, tzinfo | None, tuple[str, ...]]
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _microseconds(at: datetime) -> int:
+    """`at` as microseconds since 1970 on its own wall clock (its zone kept aside)."""
+    return (at.replace(tzinfo=None) - _EPOCH) // _MICROSECOND
+
+
+def _datetime(microseconds: int, zone: tzinfo | None) -> datetime:
+    return (_EPOCH + timedelta(microseconds=microseconds)).replace(tzinfo=zone)
 
 
 class Book:
@@ -171,6 +184,8 @@ class Book:
     """
 
     __slots__ = (
+        "_last_at",
+        "at",
         "by_key",
         "by_number",
         "campaign_id",
@@ -192,6 +207,8 @@ class Book:
         self.numbering = numbering
         self.customer: array[int] = array("i")  # the customer's number, or -1
         self.shape: array[int] = array("I")
+        self.at: array[int] = array("q")  # reservation time, microseconds (`_microseconds`)
+        self._last_at: tuple[datetime | None, int] = (None, 0)
         self.status = bytearray()
         self.others: dict[int, str] = {}  # row → customer id without a number
         self.events: dict[int, str] = {}  # row → eventId
@@ -221,7 +238,9 @@ class Book:
         return self.by_key.get((customer_id, event_id))
 
     def record(self, row: int) -> Allocation:
-        prefix, promotion_id, tier_id, tier_name, reward, at, periods = self.shapes[self.shape[row]]
+        prefix, promotion_id, tier_id, tier_name, reward, zone, periods = self.shapes[
+            self.shape[row]
+        ]
         number = self.customer[row]
         campaign_id = self.campaign_id
         amount = self.redeemed.get(row)
@@ -238,7 +257,7 @@ class Book:
             tier_name,
             reward,
             STATUSES[self.status[row]],
-            at,
+            _datetime(self.at[row], zone),
             periods,
             amount is not None,
             amount or 0,
@@ -270,6 +289,12 @@ class Book:
         number = self.numbering.number(customer_id)
         self.customer.append(number)
         self.shape.append(index)
+        at = allocation.reserved_at
+        last_at, microseconds = self._last_at
+        if at is not last_at:  # a call's rows share one time: converted once
+            microseconds = _microseconds(at)
+            self._last_at = (at, microseconds)
+        self.at.append(microseconds)
         self.status.append(STATUS_CODE[allocation.status])
         if number < 0:
             self.others[row] = customer_id
@@ -308,14 +333,14 @@ class Book:
 
     def _shape(self, prefix: str, allocation: Allocation) -> int:
         """The index of the allocation's shape, added if new."""
-        reward, at, tier_id = allocation.reward, allocation.reserved_at, allocation.tier_id
+        reward, zone, tier_id = allocation.reward, allocation.reserved_at.tzinfo, allocation.tier_id
         last = self.shapes[self.last_shape] if self.shapes else None
-        # a call's rows share their reservation time, and mostly their tier: the same
-        # objects as the row before, which identity tells without hashing anything
+        # a call's rows mostly share their tier: the same objects as the row before, which
+        # identity tells without hashing anything
         if (
             last is not None
             and last[4] is reward
-            and last[5] is at
+            and last[5] is zone
             and last[2] is tier_id
             and last[0] == prefix
             and last[1] == allocation.promotion_id
@@ -331,13 +356,13 @@ class Book:
             tier_id,
             allocation.tier_name,
             id(reward),
-            at,
+            zone,
             allocation.period_keys,
         )
         index = self.shape_index.get(key)
         if index is None:
             index = self.shape_index[key] = len(self.shapes)
-            self.shapes.append((prefix, key[1], tier_id, key[3], reward, at, key[6]))
+            self.shapes.append((prefix, key[1], tier_id, key[3], reward, zone, key[6]))
         self.last_shape = index
         return index
 
@@ -356,6 +381,7 @@ class Book:
     def _truncate(self, rows: int) -> None:
         del self.customer[rows:]
         del self.shape[rows:]
+        del self.at[rows:]
         del self.status[rows:]
         for table in (self.others, self.events, self.redeemed):
             for row in [r for r in table if r >= rows]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ from simulator.domain.models import (
 from simulator.store.base import Store
 from simulator.store.memory import MemoryStore
 from tests.conftest import open_store
-from tests.store.test_store_contract import TID, Boom, an_allocation, create
+from tests.store.test_store_contract import T0, TID, Boom, an_allocation, create
 
 RESERVED, COMMITTED, RELEASED = (
     AllocationStatus.RESERVED,
@@ -230,3 +231,25 @@ def test_the_memory_layout_answers_as_a_dict_of_records_would(
             assert tx.allocation_by_key(48213, customer_id, event_id) == by_id[aid]
         open_ids = [a for a, x in by_id.items() if x.status is RESERVED]
         assert [a.id for a in tx.open_allocations(48213)] == open_ids
+
+
+def test_each_rows_reservation_time_reads_back_exactly_with_its_zone(store: Store) -> None:
+    create(store)
+    plus_two = timezone(timedelta(hours=2))
+    times = [
+        T0,
+        T0 + timedelta(microseconds=1),
+        datetime(2026, 11, 27, 12, 0, 0, 999_999, tzinfo=plus_two),
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+    ]
+    rows = [
+        replace(an_allocation(al(n + 1), customer_id=f"C{n:07d}"), reserved_at=at)
+        for n, at in enumerate(times)
+    ]
+    with store.transaction(TID) as tx:
+        tx.put_allocations(rows)
+    with store.transaction(TID) as tx:
+        for row in rows:
+            got = tx.allocation(row.id)
+            assert got == row
+            assert got is not None and got.reserved_at.utcoffset() == row.reserved_at.utcoffset()
