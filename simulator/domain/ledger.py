@@ -112,7 +112,7 @@ class Reservations:
         self._state = state
         self._promotion_id = promotion_id
         self._holdings: dict[str, Holding] = {}  # customer id → holding
-        self._periods: Counter[str] = Counter()  # period key → reservations
+        self._periods: dict[str, int] = {}  # period key → reservations
         self.by_key: dict[str | tuple[str, str], Allocation] = {}
         self.made: list[Allocation] = []
 
@@ -136,7 +136,7 @@ class Reservations:
             tally.audience_reserved += 1
         self._holdings[cid] = Holding(holding.reserved + 1, holding.committed)
         for key in allocation.period_keys:
-            self._periods[key] += 1
+            self._periods[key] = self._periods.get(key, 0) + 1
         self.by_key[cid if eid is None else (cid, eid)] = allocation
         self.made.append(allocation)
 

@@ -9,9 +9,9 @@ string, three dict entries); a 5,000,000-customer rehearsal needed gigabytes. He
   id goes to a dict, so every id works; the usual ones cost bytes.
 - A campaign's allocations are rows of a `Book`: the row is the allocation's number in
   the campaign less one (`models.allocation_id`), so an id finds its row with no index; the
-  fields that repeat (promotion, tier, reward, period keys, the reservation time's zone)
-  are one shared `Shape` per distinct combination, referenced by a 4-byte index; the
-  reservation time is 8 bytes of microseconds (a triggered campaign's differ per event).
+  fields that repeat (promotion, tier, reward, period keys) are one shared `Shape` per
+  distinct combination, referenced by a 4-byte index; the reservation time is a slot
+  holding the call's one datetime (a triggered campaign's differ per event).
 - A promotion's holdings are one 8-byte counter pair per customer number (`Holdings`).
 
 Every write goes through the caller's undo log (`Log`): (table, key, old value) entries
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime
 from typing import Any
 
 from simulator.domain.models import (
@@ -58,18 +58,16 @@ class Numbering:
     """Customer ids `<prefix><digits>`, `width` ASCII digits, as ints: learnt from the first
     such id a tenant's ledger sees (population ids all share one prefix and width)."""
 
-    __slots__ = ("_ids", "_known", "_length", "prefix", "width")
+    __slots__ = ("_known", "_length", "prefix", "width")
 
     def __init__(self) -> None:
         self.prefix: str | None = None
         self.width = 0
         self._length = -1
-        # Ids asked about lately, and those of rows found by key (read back next): a batch
-        # asks about each of its customers three or four times (key, holding, row, holdings
-        # write), and a str keeps its hash, so a dict answers faster than parsing or
-        # formatting again. Emptied when they outgrow two batches.
+        # Ids asked about lately: a batch asks about each of its customers three or four
+        # times (key, holding, row, holdings write), and a str keeps its hash, so a dict
+        # answers faster than parsing again. Emptied when it outgrows two batches.
         self._known: dict[str, int] = {}
-        self._ids: dict[int, str] = {}
 
     def number(self, customer_id: str) -> int:
         """The customer's number, or -1 for an id of another shape."""
@@ -88,22 +86,12 @@ class Numbering:
                     number = -1
         if len(known) >= 32_768:
             known.clear()
-            self._ids.clear()
         known[customer_id] = number
         return number
 
-    def remember(self, number: int, customer_id: str) -> None:
-        """`customer_id` is number's id, about to be read back (a row found by its key)."""
-        ids = self._ids
-        if len(ids) >= 32_768:
-            ids.clear()
-        ids[number] = customer_id
-
     def customer_id(self, number: int) -> str:
-        found = self._ids.get(number)
-        if found is None:  # (concatenation: half the time of a nested format spec)
-            return f"{self.prefix}" + str(number).zfill(self.width)
-        return found
+        # concatenation: half the time of a nested format spec
+        return f"{self.prefix}" + str(number).zfill(self.width)
 
     def _learn(self, customer_id: str) -> bool:
         stem = customer_id.rstrip("0123456789")
@@ -159,19 +147,8 @@ class Holdings:
 
 
 # What a campaign's allocations mostly share, kept once per distinct combination:
-# (prefix, promotion id, tier id, tier name, reward, reservation time, period keys).
-Shape = tuple[str, str, str, str, Reward, tzinfo | None, tuple[str, ...]]
-_EPOCH = datetime(1970, 1, 1)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def _microseconds(at: datetime) -> int:
-    """`at` as microseconds since 1970 on its own wall clock (its zone kept aside)."""
-    return (at.replace(tzinfo=None) - _EPOCH) // _MICROSECOND
-
-
-def _datetime(microseconds: int, zone: tzinfo | None) -> datetime:
-    return (_EPOCH + timedelta(microseconds=microseconds)).replace(tzinfo=zone)
+# (prefix, promotion id, tier id, tier name, reward, period keys).
+Shape = tuple[str, str, str, str, Reward, tuple[str, ...]]
 
 
 class Book:
@@ -184,7 +161,6 @@ class Book:
     """
 
     __slots__ = (
-        "_last_at",
         "at",
         "by_key",
         "by_number",
@@ -207,8 +183,7 @@ class Book:
         self.numbering = numbering
         self.customer: array[int] = array("i")  # the customer's number, or -1
         self.shape: array[int] = array("I")
-        self.at: array[int] = array("q")  # reservation time, microseconds (`_microseconds`)
-        self._last_at: tuple[datetime | None, int] = (None, 0)
+        self.at: list[datetime] = []  # the reservation time: one object per call, shared
         self.status = bytearray()
         self.others: dict[int, str] = {}  # row → customer id without a number
         self.events: dict[int, str] = {}  # row → eventId
@@ -232,36 +207,42 @@ class Book:
                 by_number = self.by_number
                 row = by_number[number] - 1 if number < len(by_number) else -1
                 if row >= 0:
-                    self.numbering.remember(number, customer_id)
                     return row
             return self.by_key.get(customer_id)
         return self.by_key.get((customer_id, event_id))
 
-    def record(self, row: int) -> Allocation:
-        prefix, promotion_id, tier_id, tier_name, reward, zone, periods = self.shapes[
-            self.shape[row]
-        ]
-        number = self.customer[row]
+    def record(self, row: int, customer_id: str | None = None) -> Allocation:
+        """Row `row` as a record (`customer_id`: its customer's id, when the caller knows
+        it, as a key lookup does: not rebuilt from the number then)."""
+        prefix, promotion_id, tier_id, tier_name, reward, periods = self.shapes[self.shape[row]]
+        if customer_id is None:
+            number = self.customer[row]
+            customer_id = self.numbering.customer_id(number) if number >= 0 else self.others[row]
         campaign_id = self.campaign_id
         amount = self.redeemed.get(row)
-        stem = self.stems.get(prefix)
-        if stem is None:
-            stem = self.stems[prefix] = allocation_stem(prefix, campaign_id)
         return Allocation(
-            stem + str(row + 1),  # allocation_id(prefix, campaign_id, row + 1)
+            self.allocation_id(prefix, row),
             promotion_id,
             campaign_id,
-            self.numbering.customer_id(number) if number >= 0 else self.others[row],
+            customer_id,
             self.events.get(row),
             tier_id,
             tier_name,
             reward,
             STATUSES[self.status[row]],
-            _datetime(self.at[row], zone),
+            self.at[row],
             periods,
             amount is not None,
             amount or 0,
         )
+
+    def allocation_id(self, prefix: str, row: int) -> str:
+        """`models.allocation_id` of row `row` as a `prefix` allocation, from a stem kept
+        per prefix (a read or a new row costs a concatenation, not a formatting)."""
+        stem = self.stems.get(prefix)
+        if stem is None:
+            stem = self.stems[prefix] = allocation_stem(prefix, self.campaign_id)
+        return stem + str(row + 1)
 
     def prefix(self, row: int) -> str:
         return self.shapes[self.shape[row]][0]
@@ -289,12 +270,7 @@ class Book:
         number = self.numbering.number(customer_id)
         self.customer.append(number)
         self.shape.append(index)
-        at = allocation.reserved_at
-        last_at, microseconds = self._last_at
-        if at is not last_at:  # a call's rows share one time: converted once
-            microseconds = _microseconds(at)
-            self._last_at = (at, microseconds)
-        self.at.append(microseconds)
+        self.at.append(allocation.reserved_at)
         self.status.append(STATUS_CODE[allocation.status])
         if number < 0:
             self.others[row] = customer_id
@@ -333,19 +309,18 @@ class Book:
 
     def _shape(self, prefix: str, allocation: Allocation) -> int:
         """The index of the allocation's shape, added if new."""
-        reward, zone, tier_id = allocation.reward, allocation.reserved_at.tzinfo, allocation.tier_id
+        reward, tier_id = allocation.reward, allocation.tier_id
         last = self.shapes[self.last_shape] if self.shapes else None
         # a call's rows mostly share their tier: the same objects as the row before, which
         # identity tells without hashing anything
         if (
             last is not None
             and last[4] is reward
-            and last[5] is zone
             and last[2] is tier_id
             and last[0] == prefix
             and last[1] == allocation.promotion_id
             and last[3] == allocation.tier_name
-            and last[6] == allocation.period_keys
+            and last[5] == allocation.period_keys
         ):
             return self.last_shape
         # keyed by the reward's identity: hashing the frozen dataclass runs Python code,
@@ -356,13 +331,12 @@ class Book:
             tier_id,
             allocation.tier_name,
             id(reward),
-            zone,
             allocation.period_keys,
         )
         index = self.shape_index.get(key)
         if index is None:
             index = self.shape_index[key] = len(self.shapes)
-            self.shapes.append((prefix, key[1], tier_id, key[3], reward, zone, key[6]))
+            self.shapes.append((prefix, key[1], tier_id, key[3], reward, key[5]))
         self.last_shape = index
         return index
 

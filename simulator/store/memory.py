@@ -29,7 +29,6 @@ from simulator.domain.models import (
     Token,
     TriggeredEvent,
     Usage,
-    allocation_id,
     allocation_number,
 )
 from simulator.store.base import FIRST_TENANT_NUMBER
@@ -206,8 +205,8 @@ class MemoryTx:
             return None
         return self._record(book, number - 1)
 
-    def _record(self, book: Book, row: int) -> Allocation:
-        allocation = book.record(row)
+    def _record(self, book: Book, row: int, customer_id: str | None = None) -> Allocation:
+        allocation = book.record(row, customer_id)
         self._rows[allocation.id] = row
         return allocation
 
@@ -218,7 +217,9 @@ class MemoryTx:
         ref = None if book is None else book.row_of(customer_id, event_id)
         if ref is None or book is None:
             return None
-        return self._d.loose[ref] if isinstance(ref, str) else self._record(book, ref)
+        if isinstance(ref, str):
+            return self._d.loose[ref]
+        return self._record(book, ref, customer_id)
 
     def allocations_made(self, campaign_id: int) -> int:
         book = self._d.books.get(campaign_id)
@@ -245,9 +246,7 @@ class MemoryTx:
                 book.update(row, allocation, log)
                 continue
             prefix = APPROVAL_RECORD if allocation.promotion_id == NO_PROMOTION else RESERVATION
-            if aid == allocation_id(prefix, campaign_id, len(book) + 1) and (
-                not loose or aid not in loose
-            ):
+            if aid == book.allocation_id(prefix, len(book)) and (not loose or aid not in loose):
                 rows[aid] = len(book)
                 book.append(allocation, prefix, log, self._grown)
                 continue
