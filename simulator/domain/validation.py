@@ -163,7 +163,7 @@ def _validate_one(
         # Approved while no Promotions promotion owned the code (wire-contract §2.1, rev 2):
         # the customer's one reward for this key was granted already, and a reservation
         # now could never be committed (its approval would be a duplicate).
-        return ContextResult(cid, eid, False, "customer_limit_reached")
+        return refuse("customer_limit_reached", cid, eid)
     if existing is not None and existing.status is not AllocationStatus.RELEASED:
         return ContextResult(
             cid,
@@ -176,25 +176,25 @@ def _validate_one(
         )
 
     if promotion.status is not PromotionStatus.ACTIVE:
-        return ContextResult(cid, eid, False, "promotion_not_active")
+        return refuse("promotion_not_active", cid, eid)
     attributes = targeting(cid)
     if attributes is None or not _event_matches(state, campaign, cid, eid):
-        return ContextResult(cid, eid, False, "not_targeted")
+        return refuse("not_targeted", cid, eid)
     if campaign.type == "scheduled" and _clearance_closed(campaign, now):
-        return ContextResult(cid, eid, False, "clearance_closed")
+        return refuse("clearance_closed", cid, eid)
     holding = made.holding(cid)
     if holding.live >= promotion.per_customer_limit:
-        return ContextResult(cid, eid, False, "customer_limit_reached")
+        return refuse("customer_limit_reached", cid, eid)
     chosen = tiers.choose(attributes, ctx.session)
     if chosen is None:
-        return ContextResult(cid, eid, False, "no_tier_matched")
+        return refuse("no_tier_matched", cid, eid)
     tier, reward = chosen
     if holding.live == 0 and tally.audience >= promotion.audience_cap:
-        return ContextResult(cid, eid, False, "audience_cap_reached")
+        return refuse("audience_cap_reached", cid, eid)
     if tally.budget_used + reward.value > promotion.budget:
-        return ContextResult(cid, eid, False, "budget_exhausted")
+        return refuse("budget_exhausted", cid, eid)
     if any(made.period_count(k) >= cap for k, cap in caps):
-        return ContextResult(cid, eid, False, "period_cap_reached")
+        return refuse("period_cap_reached", cid, eid)
     allocation_id = None
     if not dry_run:
         allocation = Allocation(
@@ -213,6 +213,11 @@ def _validate_one(
         made.reserve(tally, allocation, holding)
         allocation_id = allocation.id
     return ContextResult(cid, eid, True, None, tier.id, tier.name, reward, allocation_id)
+
+
+def refuse(reason: str, customer_id: str, event_id: str | None) -> ContextResult:
+    """The invalid result for `reason` (one of `REASONS`)."""
+    return ContextResult(customer_id, event_id, False, reason)
 
 
 class _Numbers:
