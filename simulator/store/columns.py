@@ -15,7 +15,7 @@ string, three dict entries); a 5,000,000-customer rehearsal needed gigabytes. He
 - A promotion's holdings are one 8-byte counter pair per customer number (`Holdings`).
 
 Every write goes through the caller's undo log (`Log`): (table, key, old value) entries
-for the arrays and dicts, and one truncation per book grown in a transaction.
+for the arrays and dicts, and one (book, TRUNCATE, rows) per book grown in a transaction.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from simulator.domain.models import (
 LogEntry = tuple[Any, Any, Any] | Callable[[], object]
 Log = list[LogEntry]
 ABSENT = object()
+TRUNCATE = object()  # (book, TRUNCATE, rows): undone by `book.truncate(rows)`
 
 STATUSES = (AllocationStatus.RESERVED, AllocationStatus.COMMITTED, AllocationStatus.RELEASED)
 STATUS_CODE = {status: code for code, status in enumerate(STATUSES)}
@@ -264,7 +265,7 @@ class Book:
         row = len(self.status)
         if id(self) not in grown:  # the first row this transaction adds: undo cuts back
             grown.add(id(self))
-            log.append(lambda: self._truncate(row))
+            log.append((self, TRUNCATE, row))  # a tuple: a closure cost 2x, per call
         index = self._shape(prefix, allocation)
         customer_id, event_id = allocation.customer_id, allocation.event_id
         number = self.numbering.number(customer_id)
@@ -352,7 +353,8 @@ class Book:
             else:
                 del redeemed[row]
 
-    def _truncate(self, rows: int) -> None:
+    def truncate(self, rows: int) -> None:
+        """Drop the rows from `rows` on (the undo of a transaction's new rows)."""
         del self.customer[rows:]
         del self.shape[rows:]
         del self.at[rows:]

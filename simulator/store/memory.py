@@ -36,6 +36,7 @@ from simulator.store.columns import (
     ABSENT,
     COMMITTED,
     RESERVED,
+    TRUNCATE,
     Book,
     Holdings,
     Log,
@@ -107,6 +108,8 @@ class MemoryTx:
             table, key, old = entry
             if old is ABSENT:
                 table.pop(key, None)
+            elif key is TRUNCATE:
+                table.truncate(old)
             else:
                 table[key] = old
 
