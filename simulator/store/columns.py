@@ -313,11 +313,11 @@ class Book:
         reward, tier_id = allocation.reward, allocation.tier_id
         last = self.shapes[self.last_shape] if self.shapes else None
         # a call's rows mostly share their tier: the same objects as the row before, which
-        # identity tells without hashing anything
+        # identity tells without hashing anything (one-context calls: equal rewards)
         if (
             last is not None
-            and last[4] is reward
-            and last[2] is tier_id
+            and (last[4] is reward or last[4] == reward)
+            and last[2] == tier_id
             and last[0] == prefix
             and last[1] == allocation.promotion_id
             and last[3] == allocation.tier_name
