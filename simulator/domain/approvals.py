@@ -30,7 +30,6 @@ from simulator.domain.models import (
     Campaign,
     CampaignStatus,
     Reward,
-    allocation_id,
 )
 from simulator.domain.state import LedgerState
 
@@ -122,11 +121,10 @@ def approve_customers(
     records: list[Allocation] = []
     commits: list[Allocation] = []
     releases: list[Allocation] = []
-    made = state.allocations_made(campaign.id) if not promotion_backed else 0
+    numbers = ledger.Numbers(state, campaign.id, APPROVAL_RECORD)
     for customer_id, status, allocation in plan:  # each customer once: order is free
         if status and not promotion_backed and allocation is None:
-            made += 1
-            records.append(approval_record(campaign, customer_id, None, now, made))
+            records.append(approval_record(campaign, customer_id, None, now, numbers.next()))
         elif allocation is None or allocation.status is not AllocationStatus.RESERVED:
             ignored += 1  # Status false without a reservation: a no-op
         elif status:
@@ -201,8 +199,8 @@ def approve_event(
         code = "duplicate_approval" if approved else "already_approved"
         raise DomainError(code, f"event {event_id!r} was already approved")
     if allocation is None and approved and not promotion_backed:
-        number = state.allocations_made(campaign.id) + 1
-        state.put_allocation(approval_record(campaign, customer_id, event_id, now, number))
+        record_id = ledger.Numbers(state, campaign.id, APPROVAL_RECORD).next()
+        state.put_allocation(approval_record(campaign, customer_id, event_id, now, record_id))
         return "approved", True
     if allocation is None or status is AllocationStatus.RELEASED:
         if approved:
@@ -218,13 +216,13 @@ def approve_event(
 
 
 def approval_record(
-    campaign: Campaign, customer_id: str, event_id: str | None, now: datetime, number: int
+    campaign: Campaign, customer_id: str, event_id: str | None, now: datetime, record_id: str
 ) -> Allocation:
     """An approval without a ledger: committed, of no promotion, with no reward. It holds
-    nothing of any budget or cap and cannot be redeemed (no promotion owns it). `number`:
-    its number among the campaign's allocations (`allocation_id`)."""
+    nothing of any budget or cap and cannot be redeemed (no promotion owns it).
+    `record_id`: its `allocation_id` (an `APPROVAL_RECORD` one, `ledger.Numbers`)."""
     return Allocation(
-        allocation_id(APPROVAL_RECORD, campaign.id, number),
+        record_id,
         NO_PROMOTION,
         campaign.id,
         customer_id,

@@ -21,7 +21,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from simulator.domain.models import Allocation, AllocationStatus, Holding, Promotion, Usage
+from simulator.domain.models import (
+    Allocation,
+    AllocationStatus,
+    Holding,
+    Promotion,
+    Usage,
+    allocation_id,
+)
 from simulator.domain.state import LedgerState
 
 
@@ -94,6 +101,22 @@ class Tallies:
     def save(self) -> None:
         for promotion_id, tally in self._tallies.items():
             self._state.set_usage(promotion_id, tally.usage())
+
+
+class Numbers:
+    """The ids of a call's new allocations of one kind (`prefix`) in one campaign: the
+    campaign's next numbers (`allocation_id`), its count read on first use only."""
+
+    __slots__ = ("_campaign_id", "_made", "_prefix", "_state")
+
+    def __init__(self, state: LedgerState, campaign_id: int, prefix: str) -> None:
+        self._state, self._campaign_id, self._prefix, self._made = state, campaign_id, prefix, -1
+
+    def next(self) -> str:
+        if self._made < 0:  # a call that records nothing reads nothing
+            self._made = self._state.allocations_made(self._campaign_id)
+        self._made += 1
+        return allocation_id(self._prefix, self._campaign_id, self._made)
 
 
 class Reservations:

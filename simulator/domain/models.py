@@ -180,7 +180,7 @@ def allocation_id(prefix: str, campaign_id: int, number: int) -> str:
     """`AL-<campaign>-<n>`: the n-th allocation recorded for the campaign (from 1; `AP-…`
     for an approval record). Opaque to integrators (wire-contract §4 shows only `AL-…`);
     numbered per campaign so a store can keep a campaign's allocations as rows and find
-    one by its id without an index of ids (docs/decisions.md, "Ledger for batches")."""
+    one by its id without an index of ids (docs/decisions.md, "Ledger in columns")."""
     return allocation_stem(prefix, campaign_id) + str(number)
 
 

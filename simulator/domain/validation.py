@@ -18,7 +18,6 @@ from simulator.domain.models import (
     Promotion,
     PromotionStatus,
     Reward,
-    allocation_id,
 )
 from simulator.domain.periods import caps_by_key, period_keys
 from simulator.domain.state import LedgerState
@@ -112,7 +111,7 @@ def validate_contexts(
     caps = caps_by_key(pc, period_keys(now)) if any_cap else []
     tally = ledger.Tally(state.usage(promotion.id))
     tiers = TierChooser(promotion.tiers, promotion.reward_kind, promotion.currency)
-    numbers = _Numbers(state, campaign.id)
+    numbers = ledger.Numbers(state, campaign.id, RESERVATION)
     made = ledger.Reservations(state, promotion.id)
     results = [
         _validate_one(
@@ -146,7 +145,7 @@ def _validate_one(
     ctx: Context,
     targeting: Targeting,
     now: datetime,
-    numbers: _Numbers,
+    numbers: ledger.Numbers,
     dry_run: bool,
     caps: list[tuple[str, int]],
     tiers: TierChooser,
@@ -218,21 +217,6 @@ def _validate_one(
 def refuse(reason: str, customer_id: str, event_id: str | None) -> ContextResult:
     """The invalid result for `reason` (one of `REASONS`)."""
     return ContextResult(customer_id, event_id, False, reason)
-
-
-class _Numbers:
-    """The ids of a call's new reservations: the campaign's next numbers, read once."""
-
-    __slots__ = ("_campaign_id", "_made", "_state")
-
-    def __init__(self, state: LedgerState, campaign_id: int) -> None:
-        self._state, self._campaign_id, self._made = state, campaign_id, -1
-
-    def next(self) -> str:
-        if self._made < 0:  # first use: a call that reserves nothing reads nothing
-            self._made = self._state.allocations_made(self._campaign_id)
-        self._made += 1
-        return allocation_id(RESERVATION, self._campaign_id, self._made)
 
 
 def _event_matches(state: LedgerState, campaign: Campaign, cid: str, eid: str | None) -> bool:

@@ -12,7 +12,8 @@ string, three dict entries); a 5,000,000-customer rehearsal needed gigabytes. He
   fields that repeat (promotion, tier, reward, period keys) are one shared `Shape` per
   distinct combination, referenced by a 4-byte index; the reservation time is a slot
   holding the call's one datetime (a triggered campaign's differ per event).
-- A promotion's holdings are one 8-byte counter pair per customer number (`Holdings`).
+- A promotion's holdings are a slot per customer number holding one of the few distinct
+  holding records, shared (`Holdings`).
 
 Every write goes through the caller's undo log (`Log`): (table, key, old value) entries
 for the arrays and dicts, and one (book, TRUNCATE, rows) per book grown in a transaction.
@@ -45,14 +46,19 @@ RESERVED, COMMITTED, _RELEASED = range(3)
 # Numbers beyond this take the dict path: an array indexed by number grows to the largest
 # number seen, and an id such as `C999999999999` must not allocate terabytes.
 MAX_NUMBER = 1 << 25
-_NO_HOLDING = Holding()
+NO_HOLDING = Holding()
 _SHARED_HOLDINGS: dict[tuple[int, int], Holding] = {}
 
 
+def _grown(length: int, number: int) -> int:
+    """The new length of a table indexed by number so `number` indexes it (doubling, so
+    growth is amortised)."""
+    return min(MAX_NUMBER, max(number + 1, 2 * length, 1024))
+
+
 def _grow(table: array[int], number: int) -> None:
-    """Zero-fill `table` so `number` indexes it (doubling, so growth is amortised)."""
-    size = min(MAX_NUMBER, max(number + 1, 2 * len(table), 1024))
-    table.frombytes(bytes((size - len(table)) * table.itemsize))
+    """Zero-fill `table` so `number` indexes it."""
+    table.frombytes(bytes((_grown(len(table), number) - len(table)) * table.itemsize))
 
 
 class Numbering:
@@ -127,9 +133,9 @@ class Holdings:
 
     def get(self, number: int, customer_id: str) -> Holding:
         if number < 0:
-            return self.others.get(customer_id, _NO_HOLDING)
+            return self.others.get(customer_id, NO_HOLDING)
         by_number = self.by_number
-        return (by_number[number] or _NO_HOLDING) if number < len(by_number) else _NO_HOLDING
+        return (by_number[number] or NO_HOLDING) if number < len(by_number) else NO_HOLDING
 
     def set(self, number: int, customer_id: str, holding: Holding, log: Log) -> None:
         if number < 0:
@@ -139,10 +145,7 @@ class Holdings:
             return
         by_number = self.by_number
         if number >= len(by_number):
-            by_number.extend(
-                [None]
-                * (min(MAX_NUMBER, max(number + 1, 2 * len(by_number), 1024)) - len(by_number))
-            )
+            by_number.extend([None] * (_grown(len(by_number), number) - len(by_number)))
         log.append((by_number, number, by_number[number]))
         by_number[number] = shared(holding)
 

@@ -15,7 +15,6 @@ from typing import Any
 from simulator.domain.campaigns import ProcessedList
 from simulator.domain.models import (
     APPROVAL_RECORD,
-    NO_PROMOTION,
     RESERVATION,
     Allocation,
     AllocationStatus,
@@ -35,17 +34,16 @@ from simulator.store.base import FIRST_TENANT_NUMBER
 from simulator.store.columns import (
     ABSENT,
     COMMITTED,
+    NO_HOLDING,
     RESERVED,
     TRUNCATE,
     Book,
     Holdings,
     Log,
     Numbering,
-    shared,
 )
 
 _NO_USAGE = Usage()
-_NO_HOLDING = Holding()
 
 
 @dataclass
@@ -160,7 +158,7 @@ class MemoryTx:
     def holding(self, promotion_id: str, customer_id: str) -> Holding:
         table = self._d.holdings.get(promotion_id)
         if table is None:
-            return _NO_HOLDING
+            return NO_HOLDING
         return table.get(self._d.numbering.number(customer_id), customer_id)
 
     def _holdings(self, promotion_id: str) -> Holdings:
@@ -180,13 +178,7 @@ class MemoryTx:
         for (promotion_id, customer_id), holding in holdings.items():
             if table is None or promotion_id != table_of:
                 table, table_of = self._holdings(promotion_id), promotion_id
-            n = number(customer_id)
-            slots = table.by_number
-            if 0 <= n < len(slots):  # `Holdings.set`, inlined for the common case
-                log.append((slots, n, slots[n]))
-                slots[n] = shared(holding)
-            else:
-                table.set(n, customer_id, holding, log)
+            table.set(number(customer_id), customer_id, holding, log)
 
     def period_count(self, promotion_id: str, period_key: str) -> int:
         return self._d.periods.get((promotion_id, period_key), 0)
@@ -248,7 +240,7 @@ class MemoryTx:
             if row is not None:  # read or added by this transaction: its row is known
                 book.update(row, allocation, log)
                 continue
-            prefix = APPROVAL_RECORD if allocation.promotion_id == NO_PROMOTION else RESERVATION
+            prefix = APPROVAL_RECORD if allocation.is_approval_record else RESERVATION
             if aid == book.allocation_id(prefix, len(book)) and (not loose or aid not in loose):
                 rows[aid] = len(book)
                 book.append(allocation, prefix, log, self._grown)
