@@ -83,19 +83,20 @@ def junit_xml(report: Report) -> ET.ElementTree[ET.Element]:
             {"classname": f"optisim.{c.group}", "name": c.id, "time": f"{c.seconds:.3f}"},
         )
         if c.status == "fail":
-            message = _xml(f"{c.title}: {c.detail}")
+            message = xml_safe(f"{c.title}: {c.detail}")
             kind = {"message": message, "type": "ContractViolation"}
             failure = ET.SubElement(case, "failure", kind)
-            failure.text = _xml("\n".join(c.evidence))
+            failure.text = xml_safe("\n".join(c.evidence))
         elif c.status == "skip":
-            ET.SubElement(case, "skipped", {"message": _xml(c.detail)})
+            ET.SubElement(case, "skipped", {"message": xml_safe(c.detail)})
         elif c.evidence:
-            ET.SubElement(case, "system-out").text = _xml("\n".join(c.evidence))
+            ET.SubElement(case, "system-out").text = xml_safe("\n".join(c.evidence))
     ET.indent(root)
     return ET.ElementTree(root)
 
 
-def _xml(text: str) -> str:
+def xml_safe(text: str) -> str:
+    """`text` with the characters XML 1.0 cannot hold replaced by U+FFFD."""
     return NOT_XML.sub("\ufffd", text)
 
 

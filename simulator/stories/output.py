@@ -3,7 +3,6 @@ per expectation; JSON)."""
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict
 from pathlib import Path
@@ -13,14 +12,10 @@ import orjson
 from rich.console import Console
 from rich.markup import escape
 
+from simulator.listener_check.output import xml_safe
 from simulator.stories.runner import StoryResult
 
 SUITE = "optisim stories"
-NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _xml(text: str) -> str:
-    return NOT_XML.sub("\ufffd", text)
 
 
 def print_results(results: list[StoryResult], console: Console) -> None:
@@ -62,17 +57,19 @@ def junit_xml(results: list[StoryResult]) -> ET.ElementTree[ET.Element]:
         )
         if r.error is not None:
             case = ET.SubElement(suite, "testcase", {"classname": f"story.{r.name}", "name": "run"})
-            ET.SubElement(case, "error", {"message": _xml(r.error), "type": "CouldNotRun"})
+            ET.SubElement(case, "error", {"message": xml_safe(r.error), "type": "CouldNotRun"})
             continue
         for o in r.outcomes:
             case = ET.SubElement(suite, "testcase", {"classname": f"story.{r.name}", "name": o.id})
             if not o.passed:
                 failure = ET.SubElement(
-                    case, "failure", {"message": _xml(o.detail), "type": "StoryExpectation"}
+                    case, "failure", {"message": xml_safe(o.detail), "type": "StoryExpectation"}
                 )
-                failure.text = _xml("\n".join(o.evidence))
+                failure.text = xml_safe("\n".join(o.evidence))
             else:
-                ET.SubElement(case, "system-out").text = _xml("\n".join([o.detail, *o.evidence]))
+                ET.SubElement(case, "system-out").text = xml_safe(
+                    "\n".join([o.detail, *o.evidence])
+                )
     ET.indent(root)
     return ET.ElementTree(root)
 

@@ -37,7 +37,6 @@ from simulator.stories.model import Count, Expectation, Range, Step, Story, Worl
 
 POLL_S = 0.1
 RETRY_TIME_SCALE = 0.01  # the retry schedule (1, 5, 30, 120, 600 s) in about 8 s
-CONTROL_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
