@@ -58,45 +58,37 @@ REFUSALS = {
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
-    group: str
     summary: str
+
+    @property
+    def group(self) -> str:
+        """The id's first part: `validate`, `approve`, `tier`, `fault`…"""
+        return self.id.split(".", 1)[0]
 
 
 def _rules() -> dict[str, Rule]:
     out: list[Rule] = [
-        Rule("validate.valid", "validate", "a customer validated: a reward reserved"),
-        *(
-            Rule(f"validate.{r}", "validate", f"validateCustomers refuses a customer: {r}")
-            for r in REASONS
-        ),
-        Rule("approve.approved", "approve", "an approval commits the reservation"),
-        Rule("approve.released", "approve", "Status false / approved false releases it"),
-        Rule("approve.without_promotion", "approve", "approved by a record (no Promotions)"),
-        *(
-            Rule(f"approve.{r}", "approve", f"an approval item is refused: {r}")
-            for r in APPROVAL_REASONS
-        ),
-        Rule("redeem.accepted", "redeem", "a redemption of an approved reward is accepted"),
-        *(
-            Rule(f"redeem.{r}", "redeem", f"a redemption item is refused: {r}")
-            for r in REDEMPTION_REASONS
-        ),
-        Rule("lifecycle.executed", "lifecycle", "a scheduled campaign executes (EventTypeID 5)"),
-        Rule("lifecycle.cleared", "lifecycle", "a campaign clears at ClearanceRequiredBy"),
-        Rule("lifecycle.cancelled", "lifecycle", "a campaign is cancelled (EventTypeID 4)"),
-        Rule("lifecycle.event_emitted", "lifecycle", "a triggered event is emitted (CE v2)"),
-        *(Rule(f"refused.{code}", "refused", text) for code, text in REFUSALS.items()),
-        *(Rule(f"fault.api.{a}", "fault", f"an injected API fault: {a}") for a in API_FAULTS),
-        *(
-            Rule(f"fault.webhook.{a}", "fault", f"an injected webhook fault: {a}")
-            for a in WEBHOOK_FAULTS
-        ),
-        Rule("answer.retried", "answer", "after a fault the integrator sent the call again"),
-        Rule("answer.reconciled", "answer", "a retry found the change applied (duplicate)"),
-        Rule("answer.gave_up", "answer", "after a fault the integrator never sent it again"),
-        Rule("webhook.delivered", "webhook", "the integrator accepted a webhook (2xx)"),
-        Rule("webhook.deduplicated", "webhook", "a re-sent webhook-id did not act twice"),
-        Rule("webhook.signature_rejected", "webhook", "a webhook the listener refused (4xx)"),
+        Rule("validate.valid", "a customer validated: a reward reserved"),
+        *(Rule(f"validate.{r}", f"validateCustomers refuses a customer: {r}") for r in REASONS),
+        Rule("approve.approved", "an approval commits the reservation"),
+        Rule("approve.released", "Status false / approved false releases it"),
+        Rule("approve.without_promotion", "approved by a record (no Promotions)"),
+        *(Rule(f"approve.{r}", f"an approval item is refused: {r}") for r in APPROVAL_REASONS),
+        Rule("redeem.accepted", "a redemption of an approved reward is accepted"),
+        *(Rule(f"redeem.{r}", f"a redemption item is refused: {r}") for r in REDEMPTION_REASONS),
+        Rule("lifecycle.executed", "a scheduled campaign executes (EventTypeID 5)"),
+        Rule("lifecycle.cleared", "a campaign clears at ClearanceRequiredBy"),
+        Rule("lifecycle.cancelled", "a campaign is cancelled (EventTypeID 4)"),
+        Rule("lifecycle.event_emitted", "a triggered event is emitted (CE v2)"),
+        *(Rule(f"refused.{code}", text) for code, text in REFUSALS.items()),
+        *(Rule(f"fault.api.{a}", f"an injected API fault: {a}") for a in API_FAULTS),
+        *(Rule(f"fault.webhook.{a}", f"an injected webhook fault: {a}") for a in WEBHOOK_FAULTS),
+        Rule("answer.retried", "after a fault the integrator sent the call again"),
+        Rule("answer.reconciled", "a retry found the change applied (duplicate)"),
+        Rule("answer.gave_up", "after a fault the integrator never sent it again"),
+        Rule("webhook.delivered", "the integrator accepted a webhook (2xx)"),
+        Rule("webhook.deduplicated", "a re-sent webhook-id did not act twice"),
+        Rule("webhook.signature_rejected", "a webhook the listener refused (4xx)"),
     ]
     return {rule.id: rule for rule in out}
 
@@ -127,7 +119,7 @@ def refusal(code: str) -> str:
 def tier_rules(promotions: Iterable[Promotion]) -> list[Rule]:
     """One rule per tier of each promotion: a customer rewarded at that tier."""
     return [
-        Rule(f"tier.{p.id}.{t.id}", "tier", f"promotion {p.id}: tier {t.name or t.id}")
+        Rule(f"tier.{p.id}.{t.id}", f"promotion {p.id}: tier {t.name or t.id}")
         for p in promotions
         for t in p.tiers
     ]
