@@ -15,8 +15,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, with_config
 from starlette.responses import Response
+from typing_extensions import TypedDict
 
 from simulator.api import encode
 from simulator.api.deps import CallerDep, RuntimeDep, call
@@ -26,7 +27,7 @@ from simulator.domain.errors import DomainError, invalid
 from simulator.services import campaigns, tenants
 from simulator.services.campaigns import CustomerPage
 from simulator.specs import CampaignId, HttpUrl, Id
-from simulator.wire import WireModel
+from simulator.wire import WireItems, WireModel
 
 router = APIRouter(tags=["core"], route_class=WireRoute)
 MAX_PAGE = 10_000
@@ -80,7 +81,8 @@ class UnregisterEventListenerRequest(CoreModel):
     ChannelID: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
 
 
-class PromoUpdate(CoreModel):
+@with_config(ConfigDict(strict=True, extra="ignore"))  # CoreModel's, for an item of a list
+class PromoUpdate(TypedDict):
     CustomerID: Id
     Status: bool
 
@@ -88,7 +90,7 @@ class PromoUpdate(CoreModel):
 class UpdateCustomerPromotionStatusRequest(CoreModel):
     TimeStamp: Annotated[str, StringConstraints(max_length=64)] | None = None
     CampaignID: CampaignId
-    PromosUpdated: Annotated[list[PromoUpdate], Field(max_length=10_000)]
+    PromosUpdated: Annotated[list[PromoUpdate], WireItems(max_length=10_000)]
 
 
 class PromotionCode(CoreModel):
@@ -381,7 +383,7 @@ def _page_template(row: str, n: int) -> bytes:
 async def update_customer_promotion_status(
     rt: RuntimeDep, caller: CallerDep, body: UpdateCustomerPromotionStatusRequest
 ) -> Response:
-    items = [(p.CustomerID, p.Status) for p in body.PromosUpdated]
+    items = [(p["CustomerID"], p["Status"]) for p in body.PromosUpdated]
     await call(
         rt, campaigns.update_customer_promotion_status, caller.tenant_id, body.CampaignID, items
     )

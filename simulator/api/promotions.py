@@ -48,7 +48,9 @@ async def validate_customers(
     body: ValidateCustomersRequest,
     dryRun: bool = Query(False, description="Evaluate without reserving"),
 ) -> Response:
-    contexts = [Context(c.customerId, c.eventId, c.session) for c in body.contexts]
+    contexts = [
+        Context(c["customerId"], c.get("eventId"), c.get("session", {})) for c in body.contexts
+    ]
     promotion, results = await call(
         rt,
         service.validate_customers,

@@ -7,12 +7,13 @@ them in the OpenAPI documents and are checked against real responses by the cont
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, with_config
+from typing_extensions import TypedDict
 
 from simulator.specs import CampaignId, HttpUrl, Id, JsonObject, Money
-from simulator.wire import IsoTime, WireModel
+from simulator.wire import IsoTime, WireItems, WireModel
 
 Session = JsonObject  # a JSON object whose numbers survive a round trip
 
@@ -39,15 +40,16 @@ class CampaignData(WireModel):
     channelId: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
 
 
-class ValidateContext(Wire):
+@with_config(ConfigDict(strict=True, extra="forbid"))  # Wire's, for an item of a list
+class ValidateContext(TypedDict):
     customerId: Id
-    eventId: Id | None = None
-    session: Session = Field(default_factory=dict)
+    eventId: NotRequired[Id | None]
+    session: NotRequired[Session]
 
 
 class ValidateCustomersRequest(Wire):
     campaignData: CampaignData
-    contexts: Annotated[list[ValidateContext], Field(min_length=1, max_length=1000)]
+    contexts: Annotated[list[ValidateContext], WireItems(min_length=1, max_length=1000)]
 
 
 class RewardOut(BaseModel):

@@ -486,7 +486,7 @@ def test_only_declared_fields_are_bound_and_free_form_values_keep_their_keys() -
             "contexts": [{"CustomerId": "C1", "session": session}],
         }
     )
-    assert body.contexts[0].session == session
+    assert body.contexts[0]["session"] == session
     assert body.campaignData.channelId == 4
     # CampaignData keeps unknown keys (extra="allow") as they were spelled
     assert body.campaignData.model_extra == {"Channel": "email"}
