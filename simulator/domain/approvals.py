@@ -98,9 +98,9 @@ def approve_customers(
     plan: list[tuple[str, bool, Allocation | None]] = []
     ignored = len(items) - len(first)
     ignoring = duplicates == "ignore"
-    for customer_id, status in first.items():
-        # read once: nothing is written before every item has been judged
-        allocation = state.allocation_by_key(campaign.id, customer_id, None)
+    # read once, in one batch: nothing is written before every item has been judged
+    found = state.allocations_by_keys(campaign.id, list(first))
+    for (customer_id, status), allocation in zip(first.items(), found, strict=True):
         own = _item_reason(allocation, customer_id, status, is_targeted, promotion_backed)
         if own is None and (customer_id not in repeated or ignoring):
             plan.append((customer_id, status, allocation))  # a repeat applies once

@@ -165,74 +165,87 @@ class Reservations:
 
     def write(self) -> None:
         state, pid = self._state, self._promotion_id
-        state.set_holdings({(pid, cid): holding for cid, holding in self._holdings.items()})
+        held = self._holdings
+        state.set_holdings(pid, list(held), list(held.values()))
         for key, delta in self._periods.items():
             state.add_period_count(pid, key, delta)
         state.put_allocations(self.made)
 
 
-def commit(state: LedgerState, tally: Tally, allocation: Allocation) -> Allocation:
+def commit(state: LedgerState, tally: Tally, allocation: Allocation) -> None:
     """Approve a reservation: its value moves from reserved to committed budget."""
-    return commit_all(state, lambda _: tally, [allocation])[0]
+    commit_all(state, lambda _: tally, [allocation])
 
 
-def release(state: LedgerState, tally: Tally, allocation: Allocation) -> Allocation:
+def release(state: LedgerState, tally: Tally, allocation: Allocation) -> None:
     """Give a reservation back: its budget, audience slot and period counts are freed."""
-    return release_all(state, lambda _: tally, [allocation])[0]
+    release_all(state, lambda _: tally, [allocation])
 
 
 def commit_all(
     state: LedgerState, tally: Callable[[str], Tally], allocations: Sequence[Allocation]
-) -> list[Allocation]:
+) -> None:
     """`commit` of each reservation (`tally(promotion_id)`: its promotion's tally), written
-    as one batch: the holdings and the records in one write each."""
-    holdings: dict[tuple[str, str], Holding] = {}
-    committed: list[Allocation] = []
-    for allocation in allocations:
-        assert allocation.status is AllocationStatus.RESERVED
-        key = (pid, _) = allocation.promotion_id, allocation.customer_id
-        holding = holdings.get(key)
-        if holding is None:
-            holding = state.holding(*key)
-        value = allocation.reward.value
-        t = tally(pid)
+    as one batch: per promotion, the holdings read and written once; the statuses once."""
+    for promotion_id, group in _by_promotion(allocations).items():
+        held = _holdings(state, promotion_id, group)
+        value = first = 0
+        for allocation in group:
+            assert allocation.status is AllocationStatus.RESERVED
+            cid = allocation.customer_id
+            holding = held[cid]
+            value += allocation.reward.value
+            if holding.committed == 0:  # the customer's first commitment: reserved → committed
+                first += 1
+            held[cid] = Holding(holding.reserved - 1, holding.committed + 1)
+        t = tally(promotion_id)
         t.budget_reserved -= value
         t.budget_committed += value
-        if holding.committed == 0:  # the customer's first commitment: reserved → committed
-            t.audience_reserved -= 1
-            t.audience_committed += 1
-        holdings[key] = Holding(holding.reserved - 1, holding.committed + 1)
-        committed.append(allocation.with_status(AllocationStatus.COMMITTED))
-    state.set_holdings(holdings)
-    state.put_allocations(committed)
-    return committed
+        t.audience_reserved -= first
+        t.audience_committed += first
+        state.set_holdings(promotion_id, list(held), list(held.values()))
+    state.set_statuses(allocations, AllocationStatus.COMMITTED)
 
 
 def release_all(
     state: LedgerState, tally: Callable[[str], Tally], allocations: Sequence[Allocation]
-) -> list[Allocation]:
+) -> None:
     """`release` of each reservation, written as one batch (see `commit_all`)."""
-    holdings: dict[tuple[str, str], Holding] = {}
-    periods: Counter[tuple[str, str]] = Counter()
-    released: list[Allocation] = []
-    for allocation in allocations:
-        assert allocation.status is AllocationStatus.RESERVED
-        key = (pid, _) = allocation.promotion_id, allocation.customer_id
-        before = holdings.get(key)
-        if before is None:
-            before = state.holding(*key)
-        holding = holdings[key] = Holding(before.reserved - 1, before.committed)
-        value = allocation.reward.value
-        t = tally(pid)
+    for promotion_id, group in _by_promotion(allocations).items():
+        held = _holdings(state, promotion_id, group)
+        periods: Counter[str] = Counter()
+        value = freed = 0
+        for allocation in group:
+            assert allocation.status is AllocationStatus.RESERVED
+            cid = allocation.customer_id
+            before = held[cid]
+            holding = held[cid] = Holding(before.reserved - 1, before.committed)
+            value += allocation.reward.value
+            if holding.live == 0:  # the customer's last live allocation: a slot is free
+                freed += 1
+            periods.update(allocation.period_keys)
+        t = tally(promotion_id)
         t.budget_reserved -= value
         t.budget_released += value
-        if holding.live == 0:
-            t.audience_reserved -= 1
-        for period in allocation.period_keys:
-            periods[pid, period] -= 1
-        released.append(allocation.with_status(AllocationStatus.RELEASED))
-    state.set_holdings(holdings)
-    for (pid, period), delta in periods.items():
-        state.add_period_count(pid, period, delta)
-    state.put_allocations(released)
-    return released
+        t.audience_reserved -= freed
+        state.set_holdings(promotion_id, list(held), list(held.values()))
+        for period, count in periods.items():
+            state.add_period_count(promotion_id, period, -count)
+    state.set_statuses(allocations, AllocationStatus.RELEASED)
+
+
+def _by_promotion(allocations: Sequence[Allocation]) -> dict[str, list[Allocation]]:
+    groups: dict[str, list[Allocation]] = {}
+    for allocation in allocations:
+        group = groups.get(allocation.promotion_id)
+        if group is None:
+            group = groups[allocation.promotion_id] = []
+        group.append(allocation)
+    return groups
+
+
+def _holdings(state: LedgerState, promotion_id: str, group: list[Allocation]) -> dict[str, Holding]:
+    """The holdings of the group's customers (each once, in order of first appearance),
+    read in one batch; the caller changes them item by item and writes them back."""
+    customers = list(dict.fromkeys([a.customer_id for a in group]))
+    return dict(zip(customers, state.holdings(promotion_id, customers), strict=True))

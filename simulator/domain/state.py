@@ -6,10 +6,10 @@ sees a consistent snapshot and its writes land together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from simulator.domain.models import Allocation, Holding, TriggeredEvent, Usage
+from simulator.domain.models import Allocation, AllocationStatus, Holding, TriggeredEvent, Usage
 
 
 class Ids(Protocol):
@@ -29,8 +29,14 @@ class LedgerState(Protocol):
 
     def set_holding(self, promotion_id: str, customer_id: str, holding: Holding) -> None: ...
 
-    def set_holdings(self, holdings: Mapping[tuple[str, str], Holding]) -> None:
-        """`set_holding` for each (promotion, customer) → holding: one write of a batch."""
+    def holdings(self, promotion_id: str, customer_ids: Sequence[str]) -> list[Holding]:
+        """`holding` of each customer: one read of a batch."""
+        ...
+
+    def set_holdings(
+        self, promotion_id: str, customer_ids: Sequence[str], holdings: Sequence[Holding]
+    ) -> None:
+        """`set_holding` of each customer, in order: one write of a batch."""
         ...
 
     def period_count(self, promotion_id: str, period_key: str) -> int: ...
@@ -43,6 +49,12 @@ class LedgerState(Protocol):
         self, campaign_id: int, customer_id: str, event_id: str | None
     ) -> Allocation | None: ...
 
+    def allocations_by_keys(
+        self, campaign_id: int, customer_ids: Sequence[str]
+    ) -> list[Allocation | None]:
+        """`allocation_by_key` of each customer, without an eventId: one read of a batch."""
+        ...
+
     def allocations_made(self, campaign_id: int) -> int:
         """How many allocations `allocation_id` has numbered for the campaign (reservations
         and approval records, live or not): the next one is number `allocations_made + 1`."""
@@ -52,6 +64,11 @@ class LedgerState(Protocol):
 
     def put_allocations(self, allocations: Sequence[Allocation]) -> None:
         """`put_allocation` for each, in order: one write of a batch."""
+        ...
+
+    def set_statuses(self, allocations: Sequence[Allocation], status: AllocationStatus) -> None:
+        """Each allocation (as read in this transaction) now in `status`, nothing else
+        changed: `put_allocations` of each `with_status(status)`, one write of a batch."""
         ...
 
     def open_allocations(self, campaign_id: int) -> Iterable[Allocation]: ...

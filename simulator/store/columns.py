@@ -344,6 +344,11 @@ class Book:
         self.last_shape = index
         return index
 
+    def set_status(self, row: int, code: int, log: Log) -> None:
+        status = self.status
+        log.append((status, row, status[row]))
+        status[row] = code
+
     def update(self, row: int, allocation: Allocation, log: Log) -> None:
         """A later write of row `row`'s allocation: its status and redemption change."""
         status, redeemed = self.status, self.redeemed

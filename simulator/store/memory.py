@@ -36,6 +36,7 @@ from simulator.store.columns import (
     COMMITTED,
     NO_HOLDING,
     RESERVED,
+    STATUS_CODE,
     TRUNCATE,
     Book,
     Holdings,
@@ -172,13 +173,19 @@ class MemoryTx:
         number = self._d.numbering.number(customer_id)
         self._holdings(promotion_id).set(number, customer_id, holding, self._undo)
 
-    def set_holdings(self, holdings: Mapping[tuple[str, str], Holding]) -> None:
-        number, log = self._d.numbering.number, self._undo
-        table, table_of = None, ""
-        for (promotion_id, customer_id), holding in holdings.items():
-            if table is None or promotion_id != table_of:
-                table, table_of = self._holdings(promotion_id), promotion_id
-            table.set(number(customer_id), customer_id, holding, log)
+    def holdings(self, promotion_id: str, customer_ids: Sequence[str]) -> list[Holding]:
+        table = self._d.holdings.get(promotion_id)
+        if table is None:
+            return [NO_HOLDING] * len(customer_ids)
+        number, get = self._d.numbering.number, table.get
+        return [get(number(customer_id), customer_id) for customer_id in customer_ids]
+
+    def set_holdings(
+        self, promotion_id: str, customer_ids: Sequence[str], holdings: Sequence[Holding]
+    ) -> None:
+        number, log, put = self._d.numbering.number, self._undo, self._holdings(promotion_id).set
+        for customer_id, holding in zip(customer_ids, holdings, strict=True):
+            put(number(customer_id), customer_id, holding, log)
 
     def period_count(self, promotion_id: str, period_key: str) -> int:
         return self._d.periods.get((promotion_id, period_key), 0)
@@ -216,12 +223,48 @@ class MemoryTx:
             return self._d.loose[ref]
         return self._record(book, ref, customer_id)
 
+    def allocations_by_keys(
+        self, campaign_id: int, customer_ids: Sequence[str]
+    ) -> list[Allocation | None]:
+        book = self._d.books.get(campaign_id)
+        if book is None:
+            return [None] * len(customer_ids)
+        row_of, record, loose = book.row_of, self._record, self._d.loose
+        found: list[Allocation | None] = []
+        for customer_id in customer_ids:
+            ref = row_of(customer_id, None)
+            if ref is None:
+                found.append(None)
+            elif isinstance(ref, str):
+                found.append(loose[ref])
+            else:
+                found.append(record(book, ref, customer_id))
+        return found
+
     def allocations_made(self, campaign_id: int) -> int:
         book = self._d.books.get(campaign_id)
         return 0 if book is None else len(book)
 
     def put_allocation(self, allocation: Allocation) -> None:
         self.put_allocations((allocation,))
+
+    def set_statuses(self, allocations: Sequence[Allocation], status: AllocationStatus) -> None:
+        """A row read or added in this transaction changes its status byte alone; any
+        other allocation is written back whole."""
+        rows, books, log = self._rows, self._d.books, self._undo
+        code = STATUS_CODE[status]
+        book: Book | None = None
+        whole: list[Allocation] = []
+        for allocation in allocations:
+            row = rows.get(allocation.id)
+            if row is None:
+                whole.append(allocation.with_status(status))
+                continue
+            if book is None or book.campaign_id != allocation.campaign_id:
+                book = books[allocation.campaign_id]
+            book.set_status(row, code, log)
+        if whole:
+            self.put_allocations(whole)
 
     def put_allocations(self, allocations: Sequence[Allocation]) -> None:
         """Each allocation numbered as its campaign's next row is appended, one of an

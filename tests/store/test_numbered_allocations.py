@@ -135,7 +135,7 @@ def test_a_refused_transaction_leaves_no_row_key_or_holding(store: Store) -> Non
         tx.put_allocations(
             [an_allocation(al(2), customer_id="C0000002"), an_allocation(al(3), customer_id="odd")]
         )
-        tx.set_holdings({("PR-1", "C0000001"): Holding(0, 1), ("PR-1", "odd"): Holding(1, 0)})
+        tx.set_holdings("PR-1", ["C0000001", "odd"], [Holding(0, 1), Holding(1, 0)])
         assert tx.allocations_made(48213) == 3
         raise Boom
     with store.transaction(TID) as tx:

@@ -500,11 +500,12 @@ def test_batch_writes_equal_their_single_writes_and_roll_back_whole(store: Store
     e = an_allocation("AL_e", campaign_id=7001, event_id="EV_1")
     with store.transaction(TID) as tx:
         tx.put_allocations([a, b, c, e])
-        tx.set_holdings({("PR-1", "Ca"): Holding(1, 0), ("PR-1", "Cb"): Holding(1, 0)})
+        tx.set_holdings("PR-1", ["Ca", "Cb"], [Holding(1, 0), Holding(1, 0)])
     committed = [replace(x, status=AllocationStatus.COMMITTED) for x in (a, b)]
     with pytest.raises(Boom), store.transaction(TID) as tx:
-        tx.put_allocations([*committed, replace(c, status=AllocationStatus.RELEASED)])
-        tx.set_holdings({("PR-1", "Ca"): Holding(0, 1), ("PR-1", "Cc"): Holding(0, 0)})
+        tx.set_statuses([a, b], AllocationStatus.COMMITTED)
+        tx.put_allocations([replace(c, status=AllocationStatus.RELEASED)])
+        tx.set_holdings("PR-1", ["Ca", "Cc"], [Holding(0, 1), Holding(0, 0)])
         assert tx.committed_count(48213) == 2
         raise Boom
     with store.transaction(TID) as tx:  # all of the batch undone (order: not after an undo)
@@ -513,10 +514,13 @@ def test_batch_writes_equal_their_single_writes_and_roll_back_whole(store: Store
         assert tx.holding("PR-1", "Ca") == Holding(1, 0)
         assert tx.holding("PR-1", "Cc") == Holding()
         assert tx.allocation_by_key(7001, "C0000001", "EV_1") == e
-        tx.put_allocations(committed)
-        tx.set_holdings({("PR-1", "Ca"): Holding(0, 1)})
+        assert tx.allocations_by_keys(48213, ["Cb", "nobody", "Ca"]) == [b, None, a]
+        read = [x for x in tx.allocations_by_keys(48213, ["Ca", "Cb"]) if x is not None]
+        tx.set_statuses(read, AllocationStatus.COMMITTED)
+        tx.set_holdings("PR-1", ["Ca"], [Holding(0, 1)])
         tx.put_allocations([])
-        tx.set_holdings({})
+        tx.set_statuses([], AllocationStatus.RELEASED)
+        tx.set_holdings("PR-1", [], [])
     with store.transaction(TID) as tx:
         assert [x.id for x in tx.open_allocations(48213)] == ["AL_c"]
         assert tx.committed_count(48213) == 2
@@ -524,6 +528,13 @@ def test_batch_writes_equal_their_single_writes_and_roll_back_whole(store: Store
         assert tx.allocation("AL_b") == committed[1]
         assert tx.holding("PR-1", "Ca") == Holding(0, 1)
         assert tx.holding("PR-1", "Cb") == Holding(1, 0)
+        assert tx.holdings("PR-1", ["Cb", "Ca", "nobody"]) == [
+            Holding(1, 0),
+            Holding(0, 1),
+            Holding(),
+        ]
+        assert tx.holdings("PR-none", ["Ca"]) == [Holding()]
+        assert tx.allocations_by_keys(9999, ["Ca"]) == [None]
 
 
 def test_reserve_commit_release_keep_open_allocations_and_committed_count(store: Store) -> None:
