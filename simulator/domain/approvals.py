@@ -100,8 +100,15 @@ def approve_customers(
     ignoring = duplicates == "ignore"
     # read once, in one batch: nothing is written before every item has been judged
     found = state.allocations_by_keys(campaign.id, list(first))
+    reserved = AllocationStatus.RESERVED
     for (customer_id, status), allocation in zip(first.items(), found, strict=True):
-        own = _item_reason(allocation, customer_id, status, is_targeted, promotion_backed)
+        # a reservation may be approved or released: no reason (the usual item, judged
+        # without a call; `_item_reason` agrees)
+        own = (
+            None
+            if allocation is not None and allocation.status is reserved
+            else _item_reason(allocation, customer_id, status, is_targeted, promotion_backed)
+        )
         if own is None and (customer_id not in repeated or ignoring):
             plan.append((customer_id, status, allocation))  # a repeat applies once
         elif own is None:

@@ -22,7 +22,7 @@ for the arrays and dicts, and one (book, TRUNCATE, rows) per book grown in a tra
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -96,6 +96,11 @@ class Numbering:
         known[customer_id] = number
         return number
 
+    def numbers(self, customer_ids: Sequence[str]) -> list[int]:
+        """`number` of each id (a batch's ids are mostly known: looked up without a call)."""
+        get, number = self._known.get, self.number
+        return [n if (n := get(c)) is not None else number(c) for c in customer_ids]
+
     def customer_id(self, number: int) -> str:
         # concatenation: half the time of a nested format spec
         return f"{self.prefix}" + str(number).zfill(self.width)
@@ -137,17 +142,50 @@ class Holdings:
         by_number = self.by_number
         return (by_number[number] or NO_HOLDING) if number < len(by_number) else NO_HOLDING
 
+    def get_many(self, numbers: Sequence[int], customer_ids: Sequence[str]) -> list[Holding]:
+        """`get` of each customer."""
+        by_number, length, get = self.by_number, len(self.by_number), self.get
+        return [
+            (by_number[n] or NO_HOLDING) if 0 <= n < length else get(n, c)
+            for n, c in zip(numbers, customer_ids, strict=True)
+        ]
+
+    def set_many(
+        self,
+        numbers: Sequence[int],
+        customer_ids: Sequence[str],
+        holdings: Sequence[Holding],
+        log: Log,
+    ) -> None:
+        """`set` of each customer, in order."""
+        if numbers and max(numbers) >= len(self.by_number):
+            self.by_number.extend(
+                [None] * (_grown(len(self.by_number), max(numbers)) - len(self.by_number))
+            )
+        by_number, put = self.by_number, self.set
+        for n, c, holding in zip(numbers, customer_ids, holdings, strict=True):
+            if n < 0:
+                put(n, c, holding, log)
+                continue
+            log.append((by_number, n, by_number[n]))
+            by_number[n] = shared(holding)
+
     def set(self, number: int, customer_id: str, holding: Holding, log: Log) -> None:
         if number < 0:
             others = self.others
             log.append((others, customer_id, others.get(customer_id, ABSENT)))
             others[customer_id] = holding
             return
+        self._reach(number)
+        by_number = self.by_number
+        log.append((by_number, number, by_number[number]))
+        by_number[number] = shared(holding)
+
+    def _reach(self, number: int) -> None:
+        """Grow the slots so `number` indexes them."""
         by_number = self.by_number
         if number >= len(by_number):
             by_number.extend([None] * (_grown(len(by_number), number) - len(by_number)))
-        log.append((by_number, number, by_number[number]))
-        by_number[number] = shared(holding)
 
 
 # What a campaign's allocations mostly share, kept once per distinct combination:

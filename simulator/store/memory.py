@@ -177,15 +177,13 @@ class MemoryTx:
         table = self._d.holdings.get(promotion_id)
         if table is None:
             return [NO_HOLDING] * len(customer_ids)
-        number, get = self._d.numbering.number, table.get
-        return [get(number(customer_id), customer_id) for customer_id in customer_ids]
+        return table.get_many(self._d.numbering.numbers(customer_ids), customer_ids)
 
     def set_holdings(
         self, promotion_id: str, customer_ids: Sequence[str], holdings: Sequence[Holding]
     ) -> None:
-        number, log, put = self._d.numbering.number, self._undo, self._holdings(promotion_id).set
-        for customer_id, holding in zip(customer_ids, holdings, strict=True):
-            put(number(customer_id), customer_id, holding, log)
+        numbers = self._d.numbering.numbers(customer_ids)
+        self._holdings(promotion_id).set_many(numbers, customer_ids, holdings, self._undo)
 
     def period_count(self, promotion_id: str, period_key: str) -> int:
         return self._d.periods.get((promotion_id, period_key), 0)
