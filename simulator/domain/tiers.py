@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from simulator.domain.models import Condition, Reward, RewardKind, RewardSpec, Tier
@@ -20,15 +21,28 @@ _MISSING = object()
 
 def resolve(field: str, attributes: Mapping[str, Any], session: Mapping[str, Any]) -> Any:
     """Value of `attributes.X` or `session.Y` (dots go into nested objects); missing → sentinel."""
-    root, _, path = field.partition(".")
-    value: Any = attributes if root == "attributes" else session if root == "session" else None
-    if value is None or not path:
+    root, parts = _path(field)
+    if root is None:
         return _MISSING
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
+    value: Any = attributes if root else session
+    for part in parts:
+        # `attributes` and `session` are mappings; what a dot goes into need not be
+        if value is not attributes and value is not session and not isinstance(value, Mapping):
             return _MISSING
-        value = value[part]
+        try:  # one read: a population customer computes an attribute each time it is read
+            value = value[part]
+        except KeyError:
+            return _MISSING
     return value
+
+
+@lru_cache(maxsize=1024)
+def _path(field: str) -> tuple[bool | None, tuple[str, ...]]:
+    """(True for `attributes`, False for `session`, None for neither; the keys after it)."""
+    root, _, path = field.partition(".")
+    if not path or root not in ("attributes", "session"):
+        return None, ()
+    return root == "attributes", tuple(path.split("."))
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -108,55 +108,80 @@ def validate_contexts(
     check_campaign_accepts_validation(campaign, promocode)
     pc = promotion.period_caps
     any_cap = pc.daily is not None or pc.weekly is not None or pc.monthly is not None
-    caps = caps_by_key(pc, period_keys(now)) if any_cap else []
-    tally = ledger.Tally(state.usage(promotion.id))
-    tiers = TierChooser(promotion.tiers, promotion.reward_kind, promotion.currency)
-    numbers = ledger.Numbers(state, campaign.id, RESERVATION)
-    made = ledger.Reservations(state, promotion.id)
-    results = [
-        _validate_one(
-            state,
-            made,
-            tally,
-            promotion,
-            campaign,
-            ctx,
-            targeting,
-            now,
-            numbers,
-            dry_run,
-            caps,
-            tiers,
-        )
-        for ctx in contexts
-    ]
+    call = _Call(
+        state,
+        ledger.Reservations(state, promotion.id),
+        ledger.Tally(state.usage(promotion.id)),
+        promotion,
+        campaign,
+        targeting,
+        now,
+        ledger.Numbers(state, campaign.id, RESERVATION),
+        dry_run,
+        caps_by_key(pc, period_keys(now)) if any_cap else [],
+        TierChooser(promotion.tiers, promotion.reward_kind, promotion.currency),
+    )
+    results = [_validate_one(call, ctx) for ctx in contexts]
     if not dry_run:
-        made.write()
-        state.set_usage(promotion.id, tally.usage())
+        call.made.write()
+        state.set_usage(promotion.id, call.tally.usage())
     return results
 
 
-def _validate_one(
-    state: LedgerState,
-    made: ledger.Reservations,
-    tally: ledger.Tally,
-    promotion: Promotion,
-    campaign: Campaign,
-    ctx: Context,
-    targeting: Targeting,
-    now: datetime,
-    numbers: ledger.Numbers,
-    dry_run: bool,
-    caps: list[tuple[str, int]],
-    tiers: TierChooser,
-) -> ContextResult:
+class _Call:
+    """What every context of one call is judged against, and the answers that are the same
+    for all of them (computed once, not per customer)."""
+
+    __slots__ = (
+        "campaign",
+        "caps",
+        "closed",
+        "dry_run",
+        "made",
+        "now",
+        "numbers",
+        "period_keys",
+        "promotion",
+        "promotion_active",
+        "scheduled",
+        "state",
+        "tally",
+        "targeting",
+        "tiers",
+    )
+
+    def __init__(
+        self,
+        state: LedgerState,
+        made: ledger.Reservations,
+        tally: ledger.Tally,
+        promotion: Promotion,
+        campaign: Campaign,
+        targeting: Targeting,
+        now: datetime,
+        numbers: ledger.Numbers,
+        dry_run: bool,
+        caps: list[tuple[str, int]],
+        tiers: TierChooser,
+    ) -> None:
+        self.state, self.made, self.tally, self.promotion = state, made, tally, promotion
+        self.campaign, self.targeting, self.now, self.numbers = campaign, targeting, now, numbers
+        self.dry_run, self.caps, self.tiers = dry_run, caps, tiers
+        self.scheduled = campaign.type == "scheduled"
+        self.closed = self.scheduled and _clearance_closed(campaign, now)
+        self.promotion_active = promotion.status is PromotionStatus.ACTIVE
+        self.period_keys = tuple(k for k, _ in caps)  # a reservation's (wire-contract §5)
+
+
+def _validate_one(call: _Call, ctx: Context) -> ContextResult:
     cid, eid = ctx.customer_id, ctx.event_id
-    key_event = eid if campaign.type == "triggered" else None
+    key_event = None if call.scheduled else eid
+    campaign, made = call.campaign, call.made
     existing = None
     if made.made:
         existing = made.by_key.get(cid if key_event is None else (cid, key_event))
     if existing is None:
-        existing = state.allocation_by_key(campaign.id, cid, key_event)
+        existing = call.state.allocation_by_key(campaign.id, cid, key_event)
 
     if existing is not None and existing.is_approval_record:
         # Approved while no Promotions promotion owned the code (wire-contract §2.1, rev 2):
@@ -174,40 +199,42 @@ def _validate_one(
             allocation_id=existing.id,  # dry run or not: the allocation exists already
         )
 
-    if promotion.status is not PromotionStatus.ACTIVE:
+    if not call.promotion_active:
         return refuse("promotion_not_active", cid, eid)
-    attributes = targeting(cid)
-    if attributes is None or not _event_matches(state, campaign, cid, eid):
+    attributes = call.targeting(cid)
+    if attributes is None or not (call.scheduled or _event_matches(call.state, campaign, cid, eid)):
         return refuse("not_targeted", cid, eid)
-    if campaign.type == "scheduled" and _clearance_closed(campaign, now):
+    if call.closed:
         return refuse("clearance_closed", cid, eid)
+    promotion = call.promotion
     holding = made.holding(cid)
     if holding.live >= promotion.per_customer_limit:
         return refuse("customer_limit_reached", cid, eid)
-    chosen = tiers.choose(attributes, ctx.session)
+    chosen = call.tiers.choose(attributes, ctx.session)
     if chosen is None:
         return refuse("no_tier_matched", cid, eid)
     tier, reward = chosen
+    tally, caps = call.tally, call.caps
     if holding.live == 0 and tally.audience >= promotion.audience_cap:
         return refuse("audience_cap_reached", cid, eid)
     if tally.budget_used + reward.value > promotion.budget:
         return refuse("budget_exhausted", cid, eid)
-    if any(made.period_count(k) >= cap for k, cap in caps):
+    if caps and any(made.period_count(k) >= cap for k, cap in caps):
         return refuse("period_cap_reached", cid, eid)
     allocation_id = None
-    if not dry_run:
+    if not call.dry_run:
         allocation = Allocation(
-            id=numbers.next(),
-            promotion_id=promotion.id,
-            campaign_id=campaign.id,
-            customer_id=cid,
-            event_id=key_event,
-            tier_id=tier.id,
-            tier_name=tier.name,
-            reward=reward,
-            status=AllocationStatus.RESERVED,
-            reserved_at=now,
-            period_keys=tuple(k for k, _ in caps),
+            call.numbers.next(),
+            promotion.id,
+            campaign.id,
+            cid,
+            key_event,
+            tier.id,
+            tier.name,
+            reward,
+            AllocationStatus.RESERVED,
+            call.now,
+            call.period_keys,
         )
         made.reserve(tally, allocation, holding)
         allocation_id = allocation.id
