@@ -129,18 +129,24 @@ class Reservations:
     written.
     """
 
-    __slots__ = ("_holdings", "_periods", "_promotion_id", "_state", "by_key", "made")
+    __slots__ = ("_holdings", "_periods", "_promotion_id", "_read", "_state", "by_key", "made")
 
     def __init__(self, state: LedgerState, promotion_id: str) -> None:
         self._state = state
         self._promotion_id = promotion_id
         self._holdings: dict[str, Holding] = {}  # customer id → holding
+        self._read: dict[str, Holding] = {}  # customer id → holding before the call
         self._periods: dict[str, int] = {}  # period key → reservations
         self.by_key: dict[str | tuple[str, str], Allocation] = {}
         self.made: list[Allocation] = []
 
+    def read_holdings(self, customer_ids: Sequence[str]) -> None:
+        """Read the customers' holdings in one batch (before any reservation), so `holding`
+        answers them without a read each."""
+        self._read = _holdings(self._state, self._promotion_id, customer_ids)
+
     def holding(self, customer_id: str) -> Holding:
-        holding = self._holdings.get(customer_id)
+        holding = self._holdings.get(customer_id) or self._read.get(customer_id)
         if holding is None:
             return self._state.holding(self._promotion_id, customer_id)
         return holding
@@ -188,7 +194,7 @@ def commit_all(
     """`commit` of each reservation (`tally(promotion_id)`: its promotion's tally), written
     as one batch: per promotion, the holdings read and written once; the statuses once."""
     for promotion_id, group in _by_promotion(allocations).items():
-        held = _holdings(state, promotion_id, group)
+        held = _holdings(state, promotion_id, [a.customer_id for a in group])
         value = first = 0
         for allocation in group:
             assert allocation.status is AllocationStatus.RESERVED
@@ -212,7 +218,7 @@ def release_all(
 ) -> None:
     """`release` of each reservation, written as one batch (see `commit_all`)."""
     for promotion_id, group in _by_promotion(allocations).items():
-        held = _holdings(state, promotion_id, group)
+        held = _holdings(state, promotion_id, [a.customer_id for a in group])
         periods: Counter[str] = Counter()
         value = freed = 0
         for allocation in group:
@@ -244,8 +250,10 @@ def _by_promotion(allocations: Sequence[Allocation]) -> dict[str, list[Allocatio
     return groups
 
 
-def _holdings(state: LedgerState, promotion_id: str, group: list[Allocation]) -> dict[str, Holding]:
-    """The holdings of the group's customers (each once, in order of first appearance),
-    read in one batch; the caller changes them item by item and writes them back."""
-    customers = list(dict.fromkeys([a.customer_id for a in group]))
+def _holdings(
+    state: LedgerState, promotion_id: str, customer_ids: Sequence[str]
+) -> dict[str, Holding]:
+    """The customers' holdings (each once, in order of first appearance), read in one
+    batch; a caller may change them item by item and write them back."""
+    customers = list(dict.fromkeys(customer_ids))
     return dict(zip(customers, state.holdings(promotion_id, customers), strict=True))

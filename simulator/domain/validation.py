@@ -121,6 +121,11 @@ def validate_contexts(
         caps_by_key(pc, period_keys(now)) if any_cap else [],
         TierChooser(promotion.tiers, promotion.reward_kind, promotion.currency),
     )
+    if call.scheduled and len(contexts) > 1:  # a batch: its customers' state read at once
+        customer_ids = [ctx.customer_id for ctx in contexts]
+        found = state.allocations_by_keys(campaign.id, customer_ids)
+        call.existing = dict(zip(customer_ids, found, strict=True))
+        call.made.read_holdings(customer_ids)
     results = [_validate_one(call, ctx) for ctx in contexts]
     if not dry_run:
         call.made.write()
@@ -137,6 +142,7 @@ class _Call:
         "caps",
         "closed",
         "dry_run",
+        "existing",
         "made",
         "now",
         "numbers",
@@ -167,6 +173,8 @@ class _Call:
         self.state, self.made, self.tally, self.promotion = state, made, tally, promotion
         self.campaign, self.targeting, self.now, self.numbers = campaign, targeting, now, numbers
         self.dry_run, self.caps, self.tiers = dry_run, caps, tiers
+        # customer id → allocation without an eventId, when read for the whole call
+        self.existing: dict[str, Allocation | None] | None = None
         self.scheduled = campaign.type == "scheduled"
         self.closed = self.scheduled and _clearance_closed(campaign, now)
         self.promotion_active = promotion.status is PromotionStatus.ACTIVE
@@ -181,7 +189,11 @@ def _validate_one(call: _Call, ctx: Context) -> ContextResult:
     if made.made:
         existing = made.by_key.get(cid if key_event is None else (cid, key_event))
     if existing is None:
-        existing = call.state.allocation_by_key(campaign.id, cid, key_event)
+        read = call.existing
+        if read is None:
+            existing = call.state.allocation_by_key(campaign.id, cid, key_event)
+        else:
+            existing = read.get(cid)
 
     if existing is not None and existing.is_approval_record:
         # Approved while no Promotions promotion owned the code (wire-contract §2.1, rev 2):
