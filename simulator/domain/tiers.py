@@ -163,7 +163,8 @@ class TierChooser:
             read = {c.field for t in tiers for c in t.when}
             read |= {t.reward.of for t in tiers if t.reward.type == "percent" and t.reward.of}
             self._fields = tuple(sorted(read))
-        key = tuple((type(v), v) for v in (resolve(f, attributes, session) for f in self._fields))
+        values = [resolve(f, attributes, session) for f in self._fields]
+        key = tuple([(type(v), v) for v in values])
         try:
             return self._chosen[key]
         except KeyError:
