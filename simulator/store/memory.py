@@ -282,8 +282,9 @@ class MemoryTx:
                 book.update(row, allocation, log)
                 continue
             prefix = APPROVAL_RECORD if allocation.is_approval_record else RESERVATION
-            if aid == book.allocation_id(prefix, len(book)) and (not loose or aid not in loose):
-                rows[aid] = len(book)
+            length = len(book.status)
+            if aid == book.allocation_id(prefix, length) and (not loose or aid not in loose):
+                rows[aid] = length
                 book.append(allocation, prefix, log, self._grown)
                 continue
             numbered = None if aid in loose else allocation_number(aid)
