@@ -183,12 +183,12 @@ class WireItems:
         one_by_one = TypeAdapter(Annotated[list[bound_item], length])
 
         def read(data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
-            if isinstance(data, list) and not (info.context or {}).get("exact_keys"):
+            if isinstance(data, list):
                 try:
                     exact = all(map(keys.issuperset, data))  # one C-level pass
                 except TypeError:  # an item that is not iterable
                     exact = False
-                if not exact:
+                if not exact and not (info.context or {}).get("exact_keys"):
                     try:
                         data = [bind_one(each) for each in data]
                     except ValidationError:
