@@ -98,10 +98,8 @@ def compute_reward(
     Percent rewards are amount rewards: `percent` of `of` (a session value in minor units),
     rounded down to a whole minor unit and capped by `max`.
     """
-    if spec.type == "units":
-        return Reward("units", spec.units or 0)
-    if spec.type == "amount":
-        return Reward("amount", spec.amount or 0, spec.currency or currency)
+    if spec.type != "percent":
+        return _fixed_reward(spec, currency)
     base = resolve(spec.of or "", {}, session) if spec.of else _MISSING
     if isinstance(base, bool) or not isinstance(base, int | float):
         return None
@@ -113,6 +111,15 @@ def compute_reward(
     if spec.max is not None:
         value = min(value, spec.max)
     return Reward("amount", value, spec.currency or currency)
+
+
+@lru_cache(maxsize=1024)
+def _fixed_reward(spec: RewardSpec, currency: str | None) -> Reward:
+    """An amount or units reward: the same for every customer, so one shared record (a
+    store comparing a new allocation's reward with the last one's sees the same object)."""
+    if spec.type == "units":
+        return Reward("units", spec.units or 0)
+    return Reward("amount", spec.amount or 0, spec.currency or currency)
 
 
 def select_tier(

@@ -182,6 +182,9 @@ class MemoryTx:
     def set_holdings(
         self, promotion_id: str, customer_ids: Sequence[str], holdings: Sequence[Holding]
     ) -> None:
+        if len(customer_ids) == 1:  # a one-context call's: no batch set-up
+            self.set_holding(promotion_id, customer_ids[0], holdings[0])
+            return
         numbers = self._d.numbering.numbers(customer_ids)
         self._holdings(promotion_id).set_many(numbers, customer_ids, holdings, self._undo)
 
