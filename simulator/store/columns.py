@@ -176,8 +176,9 @@ class Holdings:
             log.append((others, customer_id, others.get(customer_id, ABSENT)))
             others[customer_id] = holding
             return
-        self._reach(number)
         by_number = self.by_number
+        if number >= len(by_number):
+            self._reach(number)
         log.append((by_number, number, by_number[number]))
         by_number[number] = shared(holding)
 

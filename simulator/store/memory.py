@@ -174,6 +174,8 @@ class MemoryTx:
         self._holdings(promotion_id).set(number, customer_id, holding, self._undo)
 
     def holdings(self, promotion_id: str, customer_ids: Sequence[str]) -> list[Holding]:
+        if len(customer_ids) == 1:  # a one-context call's, or one event's: no batch set-up
+            return [self.holding(promotion_id, customer_ids[0])]
         table = self._d.holdings.get(promotion_id)
         if table is None:
             return [NO_HOLDING] * len(customer_ids)
@@ -182,7 +184,7 @@ class MemoryTx:
     def set_holdings(
         self, promotion_id: str, customer_ids: Sequence[str], holdings: Sequence[Holding]
     ) -> None:
-        if len(customer_ids) == 1:  # a one-context call's: no batch set-up
+        if len(customer_ids) == 1:  # a one-context call's, or one event's: no batch set-up
             self.set_holding(promotion_id, customer_ids[0], holdings[0])
             return
         numbers = self._d.numbering.numbers(customer_ids)
