@@ -173,10 +173,12 @@ class WireItems:
         title = item.__name__
         length = Field(min_length=self.min_length, max_length=self.max_length)
 
-        def bind_one(data: Any) -> Any:
+        def bind_one(data: Any, info: ValidationInfo) -> Any:
             if not isinstance(data, dict):  # as a model words it, not as a TypedDict would
                 raise _not_an_object(title, data)
-            return data if keys.issuperset(data) else bind_keys(data, folded, title)
+            if keys.issuperset(data) or (info.context or {}).get("exact_keys"):
+                return data
+            return bind_keys(data, folded, title)
 
         # Item by item, as a list of models read it: the answer whenever the list is refused.
         bound_item = Annotated[item, BeforeValidator(bind_one)]  # type: ignore[valid-type]
@@ -190,7 +192,7 @@ class WireItems:
                     exact = False
                 if not exact and not (info.context or {}).get("exact_keys"):
                     try:
-                        data = [bind_one(each) for each in data]
+                        data = [bind_one(each, info) for each in data]
                     except ValidationError:
                         return one_by_one.validate_python(data, strict=True, context=info.context)
             try:

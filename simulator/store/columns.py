@@ -158,10 +158,8 @@ class Holdings:
         log: Log,
     ) -> None:
         """`set` of each customer, in order."""
-        if numbers and max(numbers) >= len(self.by_number):
-            self.by_number.extend(
-                [None] * (_grown(len(self.by_number), max(numbers)) - len(self.by_number))
-            )
+        if numbers:
+            self._reach(max(numbers))
         by_number, put = self.by_number, self.set
         for n, c, holding in zip(numbers, customer_ids, holdings, strict=True):
             if n < 0:

@@ -18,7 +18,7 @@ from pydantic import ConfigDict, Field, StringConstraints, ValidationError, crea
 from simulator.api.core import UpdateCustomerPromotionStatusRequest
 from simulator.api.schemas import CampaignData, Session, ValidateCustomersRequest
 from simulator.specs import CampaignId, Id
-from simulator.wire import WireModel
+from simulator.wire import EXACT_KEYS, WireModel
 
 
 class _Ignoring(WireModel):
@@ -55,10 +55,12 @@ class OldValidateRequest(WireModel):
     contexts: Annotated[list[OldValidateContext], Field(min_length=1, max_length=1000)]
 
 
-def outcome(model: type[WireModel], body: Any) -> tuple[str, Any]:
+def outcome(
+    model: type[WireModel], body: Any, context: dict[str, Any] | None = None
+) -> tuple[str, Any]:
     """("ok", the items as the endpoint reads them) or ("error", the errors' words)."""
     try:
-        parsed = model.model_validate(body)
+        parsed = model.model_validate(body, context=context)
     except ValidationError as error:
         words = [(e["type"], e["loc"], e["msg"], e.get("ctx")) for e in error.errors()]
         return "error", words
@@ -100,18 +102,26 @@ UPDATE_ITEMS = st.lists(item_of(["CustomerID", "Status"]), max_size=6)
 CONTEXT_ITEMS = st.lists(item_of(["customerId", "eventId", "session"]), max_size=6)
 
 
+# Read as a wire body, or with the exact keys scenario documents are read with.
+CONTEXTS = st.sampled_from([None, EXACT_KEYS])
+
+
 @settings(max_examples=400, deadline=None)
-@given(items=st.one_of(UPDATE_ITEMS, VALUES))
-def test_approval_items_answer_as_models_did(items: Any) -> None:
+@given(items=st.one_of(UPDATE_ITEMS, VALUES), context=CONTEXTS)
+def test_approval_items_answer_as_models_did(items: Any, context: dict[str, Any] | None) -> None:
     body = {"CampaignID": 1, "PromosUpdated": items}
-    assert outcome(UpdateCustomerPromotionStatusRequest, body) == outcome(OldUpdateRequest, body)
+    new = outcome(UpdateCustomerPromotionStatusRequest, body, context)
+    assert new == outcome(OldUpdateRequest, body, context)
 
 
 @settings(max_examples=400, deadline=None)
-@given(items=st.one_of(CONTEXT_ITEMS, VALUES))
-def test_validation_contexts_answer_as_models_did(items: Any) -> None:
+@given(items=st.one_of(CONTEXT_ITEMS, VALUES), context=CONTEXTS)
+def test_validation_contexts_answer_as_models_did(
+    items: Any, context: dict[str, Any] | None
+) -> None:
     body = {"campaignData": {"campaignId": 1}, "contexts": items}
-    assert outcome(ValidateCustomersRequest, body) == outcome(OldValidateRequest, body)
+    new = outcome(ValidateCustomersRequest, body, context)
+    assert new == outcome(OldValidateRequest, body, context)
 
 
 @pytest.mark.parametrize(
