@@ -252,6 +252,15 @@ class Book:
             return self.by_key.get(customer_id)
         return self.by_key.get((customer_id, event_id))
 
+    def rows_of(self, customer_ids: Sequence[str]) -> list[int | str | None]:
+        """`row_of` of each customer, without an eventId."""
+        by_number, by_key = self.by_number, self.by_key
+        length = len(by_number)
+        return [
+            r - 1 if 0 <= n < length and (r := by_number[n]) else by_key.get(c)
+            for n, c in zip(self.numbering.numbers(customer_ids), customer_ids, strict=True)
+        ]
+
     def record(self, row: int, customer_id: str | None = None) -> Allocation:
         """Row `row` as a record (`customer_id`: its customer's id, when the caller knows
         it, as a key lookup does: not rebuilt from the number then)."""

@@ -232,16 +232,17 @@ class MemoryTx:
         book = self._d.books.get(campaign_id)
         if book is None:
             return [None] * len(customer_ids)
-        row_of, record, loose = book.row_of, self._record, self._d.loose
+        record, rows, loose = book.record, self._rows, self._d.loose
         found: list[Allocation | None] = []
-        for customer_id in customer_ids:
-            ref = row_of(customer_id, None)
+        for ref, customer_id in zip(book.rows_of(customer_ids), customer_ids, strict=True):
             if ref is None:
                 found.append(None)
             elif isinstance(ref, str):
                 found.append(loose[ref])
             else:
-                found.append(record(book, ref, customer_id))
+                allocation = record(ref, customer_id)
+                rows[allocation.id] = ref  # as `_record`: a status change finds its row
+                found.append(allocation)
         return found
 
     def allocations_made(self, campaign_id: int) -> int:
