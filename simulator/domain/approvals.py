@@ -87,13 +87,15 @@ def approve_customers(
       share, else `approval_rejected`. With `duplicates="ignore"` a duplicate is a no-op.
     """
     check_campaign_open(campaign, now)
-    first: dict[str, bool] = {}
+    first: dict[str, bool] = dict(items)  # each customer once: the usual batch, built in C
     repeated: set[str] = set()
-    for customer_id, status in items:
-        if customer_id in first:
-            repeated.add(customer_id)
-        else:
-            first[customer_id] = status
+    if len(first) < len(items):  # someone twice: each customer's first item counts
+        first = {}
+        for customer_id, status in items:
+            if customer_id in first:
+                repeated.add(customer_id)
+            else:
+                first[customer_id] = status
     rejected: list[dict[str, str]] = []
     plan: list[tuple[str, bool, Allocation | None]] = []
     ignored = len(items) - len(first)

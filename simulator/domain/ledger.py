@@ -195,6 +195,7 @@ def commit_all(
     as one batch: per promotion, the holdings read and written once; the statuses once."""
     for promotion_id, group in _by_promotion(allocations).items():
         held = _holdings(state, promotion_id, [a.customer_id for a in group])
+        after: dict[tuple[int, int], Holding] = {}  # counts before → holding after (a few)
         value = first = 0
         for allocation in group:
             assert allocation.status is AllocationStatus.RESERVED
@@ -203,7 +204,11 @@ def commit_all(
             value += allocation.reward.value
             if holding.committed == 0:  # the customer's first commitment: reserved → committed
                 first += 1
-            held[cid] = Holding(holding.reserved - 1, holding.committed + 1)
+            counts = (holding.reserved, holding.committed)
+            moved = after.get(counts)
+            if moved is None:
+                moved = after[counts] = Holding(holding.reserved - 1, holding.committed + 1)
+            held[cid] = moved
         t = tally(promotion_id)
         t.budget_reserved -= value
         t.budget_committed += value
