@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from faker import Faker
 
+from simulator.domain.numbered import number_of, numbers_of
+
 # (country, language, currency, Faker locale, weight in a thousand)
 COUNTRIES = (
     ("DE", "de", "EUR", "de_DE", 220),
@@ -162,15 +164,14 @@ class Population:
 
     def generated_index(self, customer_id: str) -> int | None:
         """The index of a generated customer's id, or None for any other id."""
-        digits = customer_id[len(self.id_prefix) :]
-        if (
-            not customer_id.startswith(self.id_prefix)
-            or len(digits) != self.id_width
-            or not (digits.isascii() and digits.isdigit())  # "²", Arabic-Indic digits: digits too
-        ):
-            return None
-        index = int(digits)
-        return index if index < self.size else None
+        index = number_of(customer_id, self.id_prefix, self.id_width)
+        return index if index is not None and index < self.size else None
+
+    def generated_indices(self, customer_ids: Sequence[str]) -> list[int] | None:
+        """`generated_index` of each id when every one is a generated customer's, read as
+        one batch; None otherwise (the caller then asks one by one)."""
+        indices = numbers_of(customer_ids, self.id_prefix, self.id_width)
+        return indices if indices is not None and max(indices) < self.size else None
 
     def index_of(self, customer_id: str) -> int | None:
         """The index behind a customer id, or None for an id not of this population."""

@@ -26,24 +26,36 @@ def reward(r: Reward) -> dict[str, Any]:
     return {"type": "amount", "amount": r.value, "currency": r.currency}
 
 
-def context_result(r: ContextResult) -> dict[str, Any]:
-    effects = []
-    if r.valid and r.reward is not None:
-        effects.append(
+def context_results(results: list[ContextResult]) -> list[dict[str, Any]]:
+    """validateCustomers' `contexts`: each result with its effect (a valid result's tier,
+    reward and allocation). The customers of a batch mostly share a few rewards: each is
+    encoded once and its dict shared (orjson writes it where it is referenced)."""
+    rewards: dict[int, dict[str, Any]] = {}  # id of a reward → its JSON; the results hold them
+    out = []
+    for r in results:
+        effects = []
+        if r.valid and r.reward is not None:
+            encoded = rewards.get(id(r.reward))
+            if encoded is None:
+                encoded = rewards[id(r.reward)] = reward(r.reward)
+            effects.append(
+                {
+                    "tierId": r.tier_id,
+                    "tierName": r.tier_name,
+                    "reward": encoded,
+                    "allocationId": r.allocation_id,
+                }
+            )
+        out.append(
             {
-                "tierId": r.tier_id,
-                "tierName": r.tier_name,
-                "reward": reward(r.reward),
-                "allocationId": r.allocation_id,
+                "customerId": r.customer_id,
+                "eventId": r.event_id,
+                "valid": r.valid,
+                "reason": r.reason,
+                "effects": effects,
             }
         )
-    return {
-        "customerId": r.customer_id,
-        "eventId": r.event_id,
-        "valid": r.valid,
-        "reason": r.reason,
-        "effects": effects,
-    }
+    return out
 
 
 def usage(p: Promotion, u: Usage) -> dict[str, int]:

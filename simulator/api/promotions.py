@@ -20,7 +20,7 @@ from simulator.api.schemas import (
     ValidateCustomersResponse,
 )
 from simulator.domain.redemptions import RedemptionItem, redeem
-from simulator.domain.validation import Context, validate_contexts
+from simulator.domain.validation import NO_SESSION, Context, validate_contexts
 from simulator.services import promotions as service
 from simulator.specs import Id, PromotionCreate, TiersUpdate
 
@@ -49,7 +49,8 @@ async def validate_customers(
     dryRun: bool = Query(False, description="Evaluate without reserving"),
 ) -> Response:
     contexts = [
-        Context(c["customerId"], c.get("eventId"), c.get("session", {})) for c in body.contexts
+        Context(c["customerId"], c.get("eventId"), c.get("session", NO_SESSION))
+        for c in body.contexts
     ]
     promotion, results = await call(
         rt,
@@ -65,7 +66,7 @@ async def validate_customers(
         {
             "promocodeId": promocodeId,
             "promotionId": promotion.id,
-            "contexts": [encode.context_result(r) for r in results],
+            "contexts": encode.context_results(results),
         }
     )
 

@@ -50,6 +50,12 @@ class ProcessedList:
         pos = bisect_left(self.indices, index)
         return pos < len(self.indices) and self.indices[pos] == index
 
+    def contains_all(self, indices: list[int]) -> bool:
+        """Whether every index is in the list (a slice's answer from the batch's bounds)."""
+        if self.indices is None:
+            return not indices or (self.start <= min(indices) and max(indices) < self.stop)
+        return all(map(self.contains, indices))
+
 
 def execute(
     campaign: Campaign, *, tenant_id: int, now: datetime, ids: Ids

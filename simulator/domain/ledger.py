@@ -27,7 +27,7 @@ from simulator.domain.models import (
     Holding,
     Promotion,
     Usage,
-    allocation_id,
+    allocation_stem,
 )
 from simulator.domain.state import LedgerState
 
@@ -107,16 +107,17 @@ class Numbers:
     """The ids of a call's new allocations of one kind (`prefix`) in one campaign: the
     campaign's next numbers (`allocation_id`), its count read on first use only."""
 
-    __slots__ = ("_campaign_id", "_made", "_prefix", "_state")
+    __slots__ = ("_campaign_id", "_made", "_state", "_stem")
 
     def __init__(self, state: LedgerState, campaign_id: int, prefix: str) -> None:
-        self._state, self._campaign_id, self._prefix, self._made = state, campaign_id, prefix, -1
+        self._state, self._campaign_id, self._made = state, campaign_id, -1
+        self._stem = allocation_stem(prefix, campaign_id)  # `allocation_id`, less the number
 
     def next(self) -> str:
         if self._made < 0:  # a call that records nothing reads nothing
             self._made = self._state.allocations_made(self._campaign_id)
         self._made += 1
-        return allocation_id(self._prefix, self._campaign_id, self._made)
+        return self._stem + str(self._made)
 
 
 class Reservations:
@@ -129,7 +130,16 @@ class Reservations:
     written.
     """
 
-    __slots__ = ("_holdings", "_periods", "_promotion_id", "_read", "_state", "by_key", "made")
+    __slots__ = (
+        "_after",
+        "_holdings",
+        "_periods",
+        "_promotion_id",
+        "_read",
+        "_state",
+        "by_key",
+        "made",
+    )
 
     def __init__(self, state: LedgerState, promotion_id: str) -> None:
         self._state = state
@@ -137,6 +147,7 @@ class Reservations:
         self._holdings: dict[str, Holding] = {}  # customer id → holding
         self._read: dict[str, Holding] = {}  # customer id → holding before the call
         self._periods: dict[str, int] = {}  # period key → reservations
+        self._after: dict[tuple[int, int], Holding] = {}  # counts → one more reserved
         self.by_key: dict[str | tuple[str, str], Allocation] = {}
         self.made: list[Allocation] = []
 
@@ -161,9 +172,14 @@ class Reservations:
         assert allocation.promotion_id == self._promotion_id
         cid, eid = allocation.customer_id, allocation.event_id
         tally.budget_reserved += allocation.reward.value
-        if holding.live == 0:
+        reserved, committed = holding.reserved, holding.committed
+        if reserved == committed == 0:  # the customer's first live allocation
             tally.audience_reserved += 1
-        self._holdings[cid] = Holding(holding.reserved + 1, holding.committed)
+        # a batch moves customers between a few distinct counts: one record for each
+        after = self._after.get((reserved, committed))
+        if after is None:
+            after = self._after[reserved, committed] = Holding(reserved + 1, committed)
+        self._holdings[cid] = after
         for key in allocation.period_keys:
             self._periods[key] = self._periods.get(key, 0) + 1
         self.by_key[cid if eid is None else (cid, eid)] = allocation

@@ -165,13 +165,18 @@ class TierChooser:
         if self._chosen is None:  # the first customer
             self._chosen = {}
             return select_tier(self._tiers, self._kind, self._currency, attributes, session)
-        if self._fields is None:
+        fields = self._fields
+        if fields is None:
             tiers = self._tiers
             read = {c.field for t in tiers for c in t.when}
             read |= {t.reward.of for t in tiers if t.reward.type == "percent" and t.reward.of}
-            self._fields = tuple(sorted(read))
-        values = [resolve(f, attributes, session) for f in self._fields]
-        key = tuple([(type(v), v) for v in values])
+            fields = self._fields = tuple(sorted(read))
+        key: tuple[Any, ...]
+        if len(fields) == 1:  # the usual tiers read one value: no list, no tuple of tuples
+            value = resolve(fields[0], attributes, session)
+            key = (type(value), value)
+        else:
+            key = tuple([(type(v), v) for v in [resolve(f, attributes, session) for f in fields]])
         try:
             return self._chosen[key]
         except KeyError:

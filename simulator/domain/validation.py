@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from simulator.domain import ledger
@@ -34,6 +35,10 @@ REASONS = (
     "budget_exhausted",
     "period_cap_reached",
 )
+
+
+# A context without a session (shared: nothing writes to a session)
+NO_SESSION: Mapping[str, Any] = MappingProxyType({})
 
 
 # Context and ContextResult: treated as immutable, but not `frozen` (as `Allocation`): a
@@ -220,14 +225,15 @@ def _validate_one(call: _Call, ctx: Context) -> ContextResult:
         return refuse("clearance_closed", cid, eid)
     promotion = call.promotion
     holding = made.holding(cid)
-    if holding.live >= promotion.per_customer_limit:
+    live = holding.live
+    if live >= promotion.per_customer_limit:
         return refuse("customer_limit_reached", cid, eid)
     chosen = call.tiers.choose(attributes, ctx.session)
     if chosen is None:
         return refuse("no_tier_matched", cid, eid)
     tier, reward = chosen
     tally, caps = call.tally, call.caps
-    if holding.live == 0 and tally.audience >= promotion.audience_cap:
+    if live == 0 and tally.audience >= promotion.audience_cap:
         return refuse("audience_cap_reached", cid, eid)
     if tally.budget_used + reward.value > promotion.budget:
         return refuse("budget_exhausted", cid, eid)

@@ -4,7 +4,7 @@ customer list, approvals (core batch and CE v2), the audit report, and clock-dri
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -304,6 +304,20 @@ def targeted_index(
     if index is None or processed is None or not processed.contains(index):
         return None
     return index
+
+
+def targeted_indices(
+    population: Population, processed: ProcessedList | None, customer_ids: Sequence[str]
+) -> dict[str, int] | None:
+    """customer id → `targeted_index` for a batch whose customers are all generated ones in
+    the frozen list, read at once (the usual validateCustomers call); None for any other
+    batch (the caller then asks `targeted_index` one by one)."""
+    if processed is None:
+        return None
+    indices = population.generated_indices(customer_ids)
+    if indices is None or not processed.contains_all(indices):
+        return None
+    return dict(zip(customer_ids, indices, strict=True))
 
 
 def _targeting(population: Population, processed: ProcessedList | None) -> Callable[[str], bool]:

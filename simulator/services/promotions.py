@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
@@ -13,7 +14,12 @@ from simulator.domain.models import PeriodCaps, Promotion, PromotionStatus, Usag
 from simulator.domain.redemptions import RedemptionItem, RedemptionRejection
 from simulator.domain.validation import Context, ContextResult
 from simulator.services import coverage
-from simulator.services.campaigns import require_tenant, settled_campaign, targeted_index
+from simulator.services.campaigns import (
+    require_tenant,
+    settled_campaign,
+    targeted_index,
+    targeted_indices,
+)
 from simulator.services.runtime import Runtime
 from simulator.specs import PromotionCreate
 from simulator.store.base import Tx
@@ -144,12 +150,21 @@ def validate_customers(
         population = rt.population(tenant, tx)
         processed = tx.processed(campaign_id)
 
+        # triggered: any population customer (the event check is the domain's)
+        index_of = population.index_of
+        batch: dict[str, int] = {}  # a scheduled batch's customers, when read at once
+        if campaign.type == "scheduled":
+            index_of = partial(targeted_index, population, processed)
+            if len(contexts) > 1:
+                ids = [ctx.customer_id for ctx in contexts]
+                batch = targeted_indices(population, processed, ids) or batch
+        customer = population.customer
+
         def targeting(customer_id: str) -> Mapping[str, Any] | None:
-            if campaign.type == "scheduled":
-                index = targeted_index(population, processed, customer_id)
-            else:  # triggered: any population customer (the event check is the domain's)
-                index = population.index_of(customer_id)
-            return None if index is None else population.customer(index)
+            index = batch.get(customer_id)
+            if index is None:
+                index = index_of(customer_id)
+            return None if index is None else customer(index)
 
         try:
             results = validation.validate_contexts(

@@ -24,7 +24,8 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from simulator.domain.models import (
     Allocation,
@@ -33,6 +34,7 @@ from simulator.domain.models import (
     Reward,
     allocation_stem,
 )
+from simulator.domain.numbered import number_of, numbers_of
 
 # (table, key, old value or ABSENT), or a callable that undoes something itself
 LogEntry = tuple[Any, Any, Any] | Callable[[], object]
@@ -50,6 +52,13 @@ NO_HOLDING = Holding()
 _SHARED_HOLDINGS: dict[tuple[int, int], Holding] = {}
 
 
+def _restore(table: array[int], keys: list[int], old: list[int]) -> None:
+    """Undo a batch of writes to `table` (in reverse: a key written twice gets its first
+    old value back)."""
+    for key, value in zip(reversed(keys), reversed(old), strict=True):
+        table[key] = value
+
+
 def _grown(length: int, number: int) -> int:
     """The new length of a table indexed by number so `number` indexes it (doubling, so
     growth is amortised)."""
@@ -65,12 +74,11 @@ class Numbering:
     """Customer ids `<prefix><digits>`, `width` ASCII digits, as ints: learnt from the first
     such id a tenant's ledger sees (population ids all share one prefix and width)."""
 
-    __slots__ = ("_known", "_last", "_length", "prefix", "width")
+    __slots__ = ("_known", "_last", "prefix", "width")
 
     def __init__(self) -> None:
         self.prefix: str | None = None
         self.width = 0
-        self._length = -1
         # Ids asked about lately: a batch asks about each of its customers three or four
         # times (key, holding, row, holdings write), and a str keeps its hash, so a dict
         # answers faster than parsing again. Emptied when it outgrows two batches.
@@ -84,14 +92,11 @@ class Numbering:
         if number is not None:
             return number
         number = -1
-        if len(customer_id) == self._length or (self.prefix is None and self._learn(customer_id)):
-            prefix = self.prefix
-            assert prefix is not None
-            digits = customer_id[len(prefix) :]
-            if customer_id.startswith(prefix) and digits.isascii() and digits.isdigit():
-                number = int(digits)
-                if number >= MAX_NUMBER:
-                    number = -1
+        if self.prefix is not None or self._learn(customer_id):
+            assert self.prefix is not None
+            found = number_of(customer_id, self.prefix, self.width)
+            if found is not None and found < MAX_NUMBER:
+                number = found
         if len(known) >= 32_768:
             known.clear()
         known[customer_id] = number
@@ -104,10 +109,25 @@ class Numbering:
         last = self._last
         if last[0] == customer_ids:  # the same strings: compared by identity, in C
             return last[1]
-        get, number = self._known.get, self.number
-        numbers = [n if (n := get(c)) is not None else number(c) for c in customer_ids]
+        get = self._known.get
+        seen = [get(c) for c in customer_ids]
+        numbers = cast(list[int], seen) if None not in seen else self._read(customer_ids, seen)
         self._last = (list(customer_ids), numbers)
         return numbers
+
+    def _read(self, customer_ids: Sequence[str], seen: list[int | None]) -> list[int]:
+        """The numbers of a batch with ids not seen lately (`seen`: those known): a batch
+        of the usual shape read in a few C-level passes, any other id by id."""
+        if self.prefix is not None:
+            numbers = numbers_of(customer_ids, self.prefix, self.width)
+            if numbers is not None and max(numbers) < MAX_NUMBER:
+                known = self._known
+                if len(known) >= 32_768:
+                    known.clear()
+                known.update(zip(customer_ids, numbers, strict=True))
+                return numbers
+        number = self.number
+        return [n if n is not None else number(c) for n, c in zip(seen, customer_ids, strict=True)]
 
     def customer_id(self, number: int) -> str:
         # concatenation: half the time of a nested format spec
@@ -118,7 +138,7 @@ class Numbering:
         width = len(customer_id) - len(stem)
         if width == 0:
             return False
-        self.prefix, self.width, self._length = stem, width, len(customer_id)
+        self.prefix, self.width = stem, width
         return True
 
 
@@ -299,8 +319,15 @@ class Book:
         per prefix (a read or a new row costs a concatenation, not a formatting)."""
         stem = self.stems.get(prefix)
         if stem is None:
-            stem = self.stems[prefix] = allocation_stem(prefix, self.campaign_id)
+            stem = self.stem(prefix)
         return stem + str(row + 1)
+
+    def stem(self, prefix: str) -> str:
+        """`models.allocation_stem` of this campaign's `prefix` allocations (kept)."""
+        stem = self.stems.get(prefix)
+        if stem is None:
+            stem = self.stems[prefix] = allocation_stem(prefix, self.campaign_id)
+        return stem
 
     def prefix(self, row: int) -> str:
         return self.shapes[self.shape[row]][0]
@@ -338,6 +365,50 @@ class Book:
         if allocation.redeemed:
             self.redeemed[row] = allocation.redeemed_amount
         self._key(customer_id, event_id, number, row, log)
+
+    def extend(
+        self, allocations: Sequence[Allocation], prefix: str, log: Log, grown: set[int]
+    ) -> None:
+        """`append` of each allocation (numbered as the next rows, as `append` has them),
+        column by column: a 1,000-context validation adds its rows in a few C-level passes
+        instead of 1,000 calls."""
+        row = len(self.status)
+        if id(self) not in grown:
+            grown.add(id(self))
+            log.append((self, TRUNCATE, row))
+        customer_ids = [a.customer_id for a in allocations]
+        numbers = self.numbering.numbers(customer_ids)
+        event_ids = [a.event_id for a in allocations]
+        shape_keys = [
+            (a.promotion_id, a.tier_id, a.tier_name, id(a.reward), a.period_keys)
+            for a in allocations
+        ]
+        first = {key: a for key, a in zip(shape_keys, allocations, strict=True)}
+        index = {key: self._shape(prefix, a) for key, a in first.items()}
+        self.customer.extend(numbers)
+        self.shape.extend([index[key] for key in shape_keys])
+        self.at.extend([a.reserved_at for a in allocations])
+        self.status.extend([STATUS_CODE[a.status] for a in allocations])
+        if -1 in numbers:
+            for r, (n, c) in enumerate(zip(numbers, customer_ids, strict=True), row):
+                if n < 0:
+                    self.others[r] = c
+        for r, a in enumerate(allocations, row):
+            if a.redeemed:
+                self.redeemed[r] = a.redeemed_amount
+        if event_ids.count(None) != len(event_ids) or -1 in numbers or self.by_key:
+            for r, (n, c, e) in enumerate(zip(numbers, customer_ids, event_ids, strict=True), row):
+                self._key(c, e, -1 if e is not None else n, r, log)
+            return
+        # numbered customers without events: keyed by number alone, one undo entry
+        by_number = self.by_number
+        top = max(numbers)
+        if top >= len(by_number):
+            _grow(by_number, top)
+        old = [by_number[n] for n in numbers]
+        log.append(partial(_restore, by_number, numbers, old))
+        for r, n in enumerate(numbers, row + 1):
+            by_number[n] = r
 
     def key(self, customer_id: str, event_id: str | None, ref: int | str, log: Log) -> None:
         """Point the key at row `ref` (an int) or at loose allocation `ref` (its id)."""

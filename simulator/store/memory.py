@@ -15,6 +15,7 @@ from typing import Any
 from simulator.domain.campaigns import ProcessedList
 from simulator.domain.models import (
     APPROVAL_RECORD,
+    NO_PROMOTION,
     RESERVATION,
     Allocation,
     AllocationStatus,
@@ -275,6 +276,8 @@ class MemoryTx:
         existing row updates it, and any other (an id of another shape) is kept loose."""
         d, log, rows = self._d, self._undo, self._rows
         books, loose = d.books, d.loose
+        if len(allocations) > 1 and self._extend(allocations):
+            return
         book: Book | None = None
         for allocation in allocations:
             aid, campaign_id = allocation.id, allocation.campaign_id
@@ -300,6 +303,29 @@ class MemoryTx:
                     book.update(row, allocation, log)
                     continue
             self._put_loose(book, allocation)
+
+    def _extend(self, allocations: Sequence[Allocation]) -> bool:
+        """Append a batch of new reservations of one campaign at once, if they are exactly
+        its next rows (ids `AL-<campaign>-<n>` from the book's length on, none written in
+        this transaction or kept loose): a validation's batch is. False: nothing written."""
+        campaign_id = allocations[0].campaign_id
+        book = self._d.books.get(campaign_id)
+        if book is None:
+            return False
+        length, loose, rows = len(book), self._d.loose, self._rows
+        stem = book.stem(RESERVATION)
+        ids = [a.id for a in allocations]
+        if ids != [stem + str(n) for n in range(length + 1, length + len(ids) + 1)]:
+            return False
+        owners = {(a.campaign_id, a.promotion_id) for a in allocations}
+        if len(owners) != 1 or owners.pop()[1] == NO_PROMOTION:  # an approval record: "AP-"
+            return False
+        if (loose and not loose.keys().isdisjoint(ids)) or (
+            rows and not rows.keys().isdisjoint(ids)
+        ):
+            return False
+        book.extend(allocations, RESERVATION, self._undo, self._grown)
+        return True
 
     def _put_loose(self, book: Book, allocation: Allocation) -> None:
         d = self._d
