@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from simulator.domain.campaigns import ProcessedList
 from simulator.domain.models import (
@@ -233,17 +233,21 @@ class MemoryTx:
         book = self._d.books.get(campaign_id)
         if book is None:
             return [None] * len(customer_ids)
-        record, rows, loose = book.record, self._rows, self._d.loose
-        found: list[Allocation | None] = []
-        for ref, customer_id in zip(book.rows_of(customer_ids), customer_ids, strict=True):
-            if ref is None:
-                found.append(None)
-            elif isinstance(ref, str):
-                found.append(loose[ref])
-            else:
-                allocation = record(ref, customer_id)
-                rows[allocation.id] = ref  # as `_record`: a status change finds its row
-                found.append(allocation)
+        refs = book.rows_of(customer_ids)
+        found = book.records(refs, customer_ids)
+        # as `_record`: a status change finds its row
+        self._rows.update(
+            [
+                (a.id, r)
+                for a, r in zip(found, refs, strict=True)
+                if a is not None and type(r) is int
+            ]
+        )
+        if self._d.loose:
+            loose = self._d.loose
+            for i, ref in enumerate(refs):
+                if isinstance(ref, str):
+                    found[i] = loose[ref]
         return found
 
     def allocations_made(self, campaign_id: int) -> int:
@@ -258,10 +262,14 @@ class MemoryTx:
         other allocation is written back whole."""
         rows, books, log = self._rows, self._d.books, self._undo
         code = STATUS_CODE[status]
+        found = [rows.get(a.id) for a in allocations]
+        campaigns = {a.campaign_id for a in allocations}
+        if None not in found and len(campaigns) == 1:  # the usual batch: one campaign's rows
+            books[campaigns.pop()].set_statuses(cast(list[int], found), code, log)
+            return
         book: Book | None = None
         whole: list[Allocation] = []
-        for allocation in allocations:
-            row = rows.get(allocation.id)
+        for allocation, row in zip(allocations, found, strict=True):
             if row is None:
                 whole.append(allocation.with_status(status))
                 continue
