@@ -43,6 +43,7 @@ from simulator.store.columns import (
     Holdings,
     Log,
     Numbering,
+    Recent,
 )
 
 _NO_USAGE = Usage()
@@ -57,6 +58,7 @@ class _TenantData:
     # The ledger in columns (`simulator.store.columns`): holdings per promotion, allocations
     # per campaign as rows, and the few whose ids are not their campaign's numbers whole.
     numbering: Numbering = field(default_factory=Numbering)
+    recent: Recent = field(default_factory=Recent)  # records written lately, as written
     holdings: dict[str, Holdings] = field(default_factory=dict)
     periods: dict[tuple[str, str], int] = field(default_factory=dict)
     books: dict[int, Book] = field(default_factory=dict)
@@ -292,7 +294,7 @@ class MemoryTx:
             if book is None or book.campaign_id != campaign_id:  # a batch is one campaign's
                 book = books.get(campaign_id)
                 if book is None:
-                    book = Book(campaign_id, d.numbering)
+                    book = Book(campaign_id, d.numbering, d.recent)
                     self._set(books, campaign_id, book)
             row = rows.get(aid)
             if row is not None:  # read or added by this transaction: its row is known

@@ -1,0 +1,48 @@
+"""A validation batch's customers looked up at once answer as looked up one by one."""
+
+from __future__ import annotations
+
+from array import array
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simulator.domain.campaigns import ProcessedList
+from simulator.population import Chosen, Population
+from simulator.services.campaigns import targeted_index, targeted_indices
+
+GENERATED = Population(seed=3, size=50)
+WITH_CHOSEN = Population(
+    seed=3,
+    size=50,
+    chosen=Chosen.of(
+        [("C0000007", {"VIPLevel": "Gold"}), ("vip-1", {"VIPLevel": "Platinum"})],
+        lambda cid: GENERATED.generated_index(cid) is not None,
+    ),
+)
+LISTS = [
+    None,
+    ProcessedList(0, 50),
+    ProcessedList(10, 20),
+    ProcessedList(0, 0, array("i", [3, 7, 11, 49])),
+]
+ids = st.one_of(
+    st.integers(0, 60).map(lambda n: f"C{n:07d}"),
+    st.sampled_from(["vip-1", "C7", "C00000007", "x"]),
+)
+
+
+@given(
+    st.sampled_from([GENERATED, WITH_CHOSEN]),
+    st.sampled_from(LISTS),
+    st.lists(ids, min_size=1, max_size=6),
+)
+def test_a_batch_is_found_as_each_customer_alone_or_left_to_them(
+    population: Population, processed: ProcessedList | None, batch: list[str]
+) -> None:
+    alone = {c: targeted_index(population, processed, c) for c in batch}
+    together = targeted_indices(population, processed, batch)
+    if together is not None:
+        assert together == alone
+    if processed is not None and None not in alone.values() and "vip-1" not in batch:
+        assert together == alone  # every customer targeted and generated: read at once
