@@ -192,6 +192,8 @@ def _judge(call: _Call, contexts: list[Context]) -> list[ContextResult]:
     campaign, made, state, promotion = call.campaign, call.made, call.state, call.promotion
     scheduled, read, targeting, tiers = call.scheduled, call.existing, call.targeting, call.tiers
     tally, caps, dry_run, by_key = call.tally, call.caps, call.dry_run, made.by_key
+    next_id, now, period_keys = call.numbers.next, call.now, call.period_keys
+    promotion_id, campaign_id, reserve = promotion.id, campaign.id, made.reserve
     results: list[ContextResult] = []
     add = results.append
     for ctx in contexts:
@@ -202,7 +204,7 @@ def _judge(call: _Call, contexts: list[Context]) -> list[ContextResult]:
             existing = by_key.get(cid if key_event is None else (cid, key_event))
         if existing is None:
             if read is None:
-                existing = state.allocation_by_key(campaign.id, cid, key_event)
+                existing = state.allocation_by_key(campaign_id, cid, key_event)
             else:
                 existing = read.get(cid)
 
@@ -248,10 +250,12 @@ def _judge(call: _Call, contexts: list[Context]) -> list[ContextResult]:
             add(refuse("no_tier_matched", cid, eid))
             continue
         tier, reward = chosen
-        if live == 0 and tally.audience >= promotion.audience_cap:
+        # `tally.audience` and `tally.budget_used`, summed here: a property is a call
+        audience = tally.audience_reserved + tally.audience_committed
+        if live == 0 and audience >= promotion.audience_cap:
             add(refuse("audience_cap_reached", cid, eid))
             continue
-        if tally.budget_used + reward.value > promotion.budget:
+        if tally.budget_reserved + tally.budget_committed + reward.value > promotion.budget:
             add(refuse("budget_exhausted", cid, eid))
             continue
         if caps and any(made.period_count(k) >= cap for k, cap in caps):
@@ -260,19 +264,19 @@ def _judge(call: _Call, contexts: list[Context]) -> list[ContextResult]:
         allocation_id = None
         if not dry_run:
             allocation = Allocation(
-                call.numbers.next(),
-                promotion.id,
-                campaign.id,
+                next_id(),
+                promotion_id,
+                campaign_id,
                 cid,
                 key_event,
                 tier.id,
                 tier.name,
                 reward,
                 AllocationStatus.RESERVED,
-                call.now,
-                call.period_keys,
+                now,
+                period_keys,
             )
-            made.reserve(tally, allocation, holding)
+            reserve(tally, allocation, holding)
             allocation_id = allocation.id
         add(ContextResult(cid, eid, True, None, tier.id, tier.name, reward, allocation_id))
     return results
