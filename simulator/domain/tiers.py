@@ -151,12 +151,13 @@ class TierChooser:
     per call: the memory is bounded by the call's customers.
     """
 
-    __slots__ = ("_chosen", "_currency", "_fields", "_kind", "_tiers")
+    __slots__ = ("_attribute", "_chosen", "_currency", "_fields", "_kind", "_tiers")
 
     def __init__(self, tiers: tuple[Tier, ...], kind: RewardKind, currency: str | None) -> None:
         self._tiers, self._kind, self._currency = tiers, kind, currency
         # None until the second customer: a call of one context pays for no memory
         self._fields: tuple[str, ...] | None = None
+        self._attribute: str | None = None  # X, when the only field the tiers read is attributes.X
         self._chosen: dict[tuple[Any, ...], tuple[Tier, Reward] | None] | None = None
 
     def choose(
@@ -171,8 +172,16 @@ class TierChooser:
             read = {c.field for t in tiers for c in t.when}
             read |= {t.reward.of for t in tiers if t.reward.type == "percent" and t.reward.of}
             fields = self._fields = tuple(sorted(read))
+            root, parts = _path(fields[0]) if len(fields) == 1 else (None, ())
+            self._attribute = parts[0] if root and len(parts) == 1 else None
         key: tuple[Any, ...]
-        if len(fields) == 1:  # the usual tiers read one value: no list, no tuple of tuples
+        if self._attribute is not None:  # the usual tiers: one `attributes.X`, read here
+            try:  # as `resolve` reads it
+                value = attributes[self._attribute]
+            except KeyError:
+                value = _MISSING
+            key = (type(value), value)
+        elif len(fields) == 1:  # one value: no list, no tuple of tuples
             value = resolve(fields[0], attributes, session)
             key = (type(value), value)
         else:

@@ -64,3 +64,17 @@ def test_true_and_one_are_different_combinations() -> None:
     second = chooser.choose({"flag": 1}, {})
     assert first is not None and first[0].id == "T-BOOL"
     assert second is not None and second[0].id == "T-ONE"
+
+
+@given(st.lists(CUSTOMER, max_size=30), st.sampled_from([(2, 4), (3, 4), (0, 4)]))
+def test_tiers_reading_one_value_choose_what_select_tier_chooses(
+    customers: list[Any], picked: tuple[int, int]
+) -> None:
+    """One attribute (read without `resolve`), one session value, one attribute of either
+    type: the chooser's shortcuts agree with the rule."""
+    tiers = tuple(TIERS[i] for i in picked)
+    chooser = TierChooser(tiers, "amount", "EUR")
+    for attributes, session in customers:
+        assert chooser.choose(attributes, session) == select_tier(
+            tiers, "amount", "EUR", attributes, session
+        )
