@@ -33,6 +33,10 @@ from simulator.domain.models import (
 )
 from simulator.domain.state import LedgerState
 
+# Members read in per-customer loops, as globals: `AllocationStatus.RESERVED` is a lookup
+# through the enum class costing ~150 ns on Python 3.11, paid per customer of a batch.
+_RESERVED = AllocationStatus.RESERVED
+
 DuplicateMode = Literal["reject", "ignore"]
 
 # Per-item approval refusals, in the order they are checked (`_item_reason`), and the
@@ -102,13 +106,12 @@ def approve_customers(
     ignoring = duplicates == "ignore"
     # read once, in one batch: nothing is written before every item has been judged
     found = state.allocations_by_keys(campaign.id, list(first))
-    reserved = AllocationStatus.RESERVED
     for (customer_id, status), allocation in zip(first.items(), found, strict=True):
         # a reservation may be approved or released: no reason (the usual item, judged
         # without a call; `_item_reason` agrees)
         own = (
             None
-            if allocation is not None and allocation.status is reserved
+            if allocation is not None and allocation.status is _RESERVED
             else _item_reason(allocation, customer_id, status, is_targeted, promotion_backed)
         )
         if own is None and (customer_id not in repeated or ignoring):
@@ -134,7 +137,7 @@ def approve_customers(
     for customer_id, status, allocation in plan:  # each customer once: order is free
         if status and not promotion_backed and allocation is None:
             records.append(approval_record(campaign, customer_id, None, now, numbers.next()))
-        elif allocation is None or allocation.status is not AllocationStatus.RESERVED:
+        elif allocation is None or allocation.status is not _RESERVED:
             ignored += 1  # Status false without a reservation: a no-op
         elif status:
             commits.append(allocation)

@@ -31,6 +31,10 @@ from simulator.domain.models import (
 )
 from simulator.domain.state import LedgerState
 
+# Members read in per-customer loops, as globals: `AllocationStatus.RESERVED` is a lookup
+# through the enum class costing ~150 ns on Python 3.11, paid per customer of a batch.
+_RESERVED = AllocationStatus.RESERVED
+
 
 class Tally:
     """One promotion's usage while an operation changes it (mutable, local to the call)."""
@@ -214,7 +218,7 @@ def commit_all(
         after: dict[tuple[int, int], Holding] = {}  # counts before → holding after (a few)
         value = first = 0
         for allocation in group:
-            assert allocation.status is AllocationStatus.RESERVED
+            assert allocation.status is _RESERVED
             cid = allocation.customer_id
             holding = held[cid]
             value += allocation.reward.value
@@ -243,7 +247,7 @@ def release_all(
         periods: Counter[str] = Counter()
         value = freed = 0
         for allocation in group:
-            assert allocation.status is AllocationStatus.RESERVED
+            assert allocation.status is _RESERVED
             cid = allocation.customer_id
             before = held[cid]
             holding = held[cid] = Holding(before.reserved - 1, before.committed)

@@ -24,6 +24,10 @@ from simulator.domain.periods import caps_by_key, period_keys
 from simulator.domain.state import LedgerState
 from simulator.domain.tiers import TierChooser
 
+# Members read in per-customer loops, as globals: `AllocationStatus.RESERVED` is a lookup
+# through the enum class costing ~150 ns on Python 3.11, paid per customer of a batch.
+_RESERVED, _RELEASED = AllocationStatus.RESERVED, AllocationStatus.RELEASED
+
 # Per-customer reasons, in the order they are checked (wire-contract §4).
 REASONS = (
     "promotion_not_active",
@@ -216,7 +220,7 @@ def _judge(call: _Call, contexts: list[Context]) -> list[ContextResult]:
                 # duplicate).
                 add(refuse("customer_limit_reached", cid, eid))
                 continue
-            if existing.status is not AllocationStatus.RELEASED:
+            if existing.status is not _RELEASED:
                 add(
                     ContextResult(
                         cid,
@@ -272,7 +276,7 @@ def _judge(call: _Call, contexts: list[Context]) -> list[ContextResult]:
                 tier.id,
                 tier.name,
                 reward,
-                AllocationStatus.RESERVED,
+                _RESERVED,
                 now,
                 period_keys,
             )
