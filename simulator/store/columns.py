@@ -231,8 +231,9 @@ class Recent:
 
     Only appends remember a record; any change of a row's status or redemption, and a
     rolled-back append, forgets it (so a record handed back always equals the one its
-    columns would build). Bounded: emptied once `LIMIT` records were remembered since it
-    was last emptied (~6 MB), so the ledger's bytes per allocation stay the columns'.
+    columns would build). Bounded: emptied when it would hold more than `LIMIT` records
+    (~6 MB), so the ledger's bytes per allocation stay the columns'. An approval forgets
+    what it approves, so validating and approving in turn never fills it.
     """
 
     __slots__ = ("_count", "books")
@@ -269,9 +270,11 @@ class Recent:
         """The rows changed (or were undone): their records are not theirs any more."""
         remembered = self.books.get(campaign_id)
         if remembered:
+            before = len(remembered)
             pop = remembered.pop
             for row in rows:
                 pop(row, None)
+            self._count -= before - len(remembered)
 
 
 _NOTHING: dict[int, Allocation] = {}
