@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any, cast
 
 from simulator.domain.campaigns import ProcessedList
@@ -75,6 +76,9 @@ class _TenantData:
     keys: dict[str, Role] = field(default_factory=dict)
     tokens: dict[str, None] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+_ID, _CAMPAIGN = attrgetter("id"), attrgetter("campaign_id")
 
 
 class MemoryTx:
@@ -238,13 +242,16 @@ class MemoryTx:
         refs = book.rows_of(customer_ids)
         found = book.records(refs, customer_ids)
         # as `_record`: a status change finds its row
-        self._rows.update(
-            [
-                (a.id, r)
-                for a, r in zip(found, refs, strict=True)
-                if a is not None and type(r) is int
-            ]
-        )
+        if not self._d.loose and None not in refs:  # every ref a row: paired in C
+            self._rows.update(zip(map(_ID, found), cast(list[int], refs), strict=True))
+        else:
+            self._rows.update(
+                [
+                    (a.id, r)
+                    for a, r in zip(found, refs, strict=True)
+                    if a is not None and type(r) is int
+                ]
+            )
         if self._d.loose:
             loose = self._d.loose
             for i, ref in enumerate(refs):
@@ -264,8 +271,8 @@ class MemoryTx:
         other allocation is written back whole."""
         rows, books, log = self._rows, self._d.books, self._undo
         code = STATUS_CODE[status]
-        found = [rows.get(a.id) for a in allocations]
-        campaigns = {a.campaign_id for a in allocations}
+        found = list(map(rows.get, map(_ID, allocations)))
+        campaigns = set(map(_CAMPAIGN, allocations))
         if None not in found and len(campaigns) == 1:  # the usual batch: one campaign's rows
             books[campaigns.pop()].set_statuses(cast(list[int], found), code, log)
             return
