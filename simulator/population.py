@@ -12,10 +12,11 @@ generated customers. Only those are stored (see `Chosen`); generated ones stay c
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from faker import Faker
@@ -198,6 +199,26 @@ class Population:
         generated = Customer(self, index)
         return generated if laid is None else ChainMap(dict(laid), generated)  # type: ignore[arg-type]
 
+    def attribute_rows(
+        self, indices: Sequence[int], names: Collection[str]
+    ) -> list[Mapping[str, Any]] | None:
+        """Customers `indices`' attributes `names`, a dict each, read as a batch: each
+        customer's first hash once, no lazy mapping per customer. None when a name needs
+        more than that hash or chosen customers could lay values over them (the caller
+        then reads `customer(index)` one by one)."""
+        if self.chosen is not None or not all(name in _BY_H1 for name in names):
+            return None
+        if not names:  # nothing read: no hash at all
+            return [_NO_ATTRIBUTES] * len(indices)
+        seed = self.seed << 32
+        hashes = [_mix(seed ^ index) for index in indices]
+        if len(names) == 1:  # the usual tiers: one attribute, one comprehension
+            (name,) = names
+            of = _BY_H1[name]
+            return [{name: of(h1)} for h1 in hashes]
+        readers = [(name, _BY_H1[name]) for name in names]
+        return [{name: of(h1) for name, of in readers} for h1 in hashes]
+
     def attribute_name(self, name: str) -> str | None:
         """An attribute's spelling in this population (generated or chosen), matched
         case-insensitively; None if no customer can have it."""
@@ -253,6 +274,9 @@ class Customer(Mapping[str, Any]):
         return second
 
     def __getitem__(self, name: str) -> Any:
+        of = _BY_H1.get(name)  # the usual tier attributes: one call, as the others
+        if of is not None:
+            return of(self._h1)
         fn = _FIELDS.get(name)
         if fn is None:
             raise KeyError(name)
@@ -269,7 +293,7 @@ class Customer(Mapping[str, Any]):
         return len(ATTRIBUTES)
 
     def _country(self) -> tuple[str, str, str, str, int]:
-        return COUNTRIES[_COUNTRY_SLOTS[(self._h1 & 0x3FF) % 1000]]
+        return _country_of(self._h1)
 
     def _names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return _name_pools(self.population.seed)[self._country()[3]]
@@ -290,37 +314,41 @@ def _email(c: Customer) -> str:
     return f"{_first(c)}.{_last(c)}.{c.index}@example.com".lower()
 
 
-@_field("Country")
-def _country(c: Customer) -> str:
-    return c._country()[0]
+# The attributes computed from the first hash alone, as functions of it: a batch reads
+# them without a `Customer` per customer (`Population.attribute_rows`).
+_BY_H1: dict[str, Callable[[int], Any]] = {}
+_NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
 
 
-@_field("Language")
-def _language(c: Customer) -> str:
-    return c._country()[1]
+def _country_of(h1: int) -> tuple[str, str, str, str, int]:
+    return COUNTRIES[_COUNTRY_SLOTS[(h1 & 0x3FF) % 1000]]
 
 
-@_field("Currency")
-def _currency(c: Customer) -> str:
-    return c._country()[2]
+def _vip_of(h1: int) -> str:
+    return VIP_LEVELS[_VIP_SLOTS[((h1 >> 10) & 0x3FF) % 1000]][0]
 
 
-@_field("VIPLevel")
-def _vip(c: Customer) -> str:
-    return VIP_LEVELS[_VIP_SLOTS[((c._h1 >> 10) & 0x3FF) % 1000]][0]
-
-
-@_field("LifetimeDeposits")
-def _deposits(c: Customer) -> int:
+def _deposits_of(h1: int) -> int:
     # A long tail: most customers deposit a little, a few a lot.
-    big = 1 if _vip(c) in ("Gold", "Platinum") else 0
-    scale: int = 10 ** (2 + ((c._h1 >> 20) & 0x3) + big)
-    return ((c._h1 >> 22) & 0xFFFF) * scale // 64
+    big = 1 if _vip_of(h1) in ("Gold", "Platinum") else 0
+    scale: int = 10 ** (2 + ((h1 >> 20) & 0x3) + big)
+    return ((h1 >> 22) & 0xFFFF) * scale // 64
 
 
-@_field("Balance")
-def _balance(c: Customer) -> int:
-    return ((c._h1 >> 38) & 0xFFFF) * 3
+def _balance_of(h1: int) -> int:
+    return ((h1 >> 38) & 0xFFFF) * 3
+
+
+_BY_H1.update(
+    Country=lambda h1: _country_of(h1)[0],
+    Language=lambda h1: _country_of(h1)[1],
+    Currency=lambda h1: _country_of(h1)[2],
+    VIPLevel=_vip_of,
+    LifetimeDeposits=_deposits_of,
+    Balance=_balance_of,
+)
+for _name, _of in _BY_H1.items():  # a customer's attribute: the same function of its hash
+    _FIELDS[_name] = (lambda of: lambda c: of(c._h1))(_of)
 
 
 @_field("RegistrationDate")

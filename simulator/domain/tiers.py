@@ -45,6 +45,21 @@ def _path(field: str) -> tuple[bool | None, tuple[str, ...]]:
     return root == "attributes", tuple(path.split("."))
 
 
+def attribute_names(tiers: tuple[Tier, ...]) -> frozenset[str] | None:
+    """The population attributes the tiers read (`X` of each `attributes.X` condition; a
+    percent reward's base is a session value), or None when a condition reads into an
+    attribute's inside (`attributes.X.Y`)."""
+    names = set()
+    for tier in tiers:
+        for condition in tier.when:
+            root, parts = _path(condition.field)
+            if root:
+                if len(parts) != 1:
+                    return None
+                names.add(parts[0])
+    return frozenset(names)
+
+
 def _same(a: Any, b: Any) -> bool:
     # JSON's `true` is not the number 1 (Python's `True == 1` is), so a boolean attribute
     # never equals a number condition, nor the other way round.

@@ -12,6 +12,7 @@ from simulator.domain import audit, promotions, redemptions, validation
 from simulator.domain.errors import DomainError, not_found
 from simulator.domain.models import PeriodCaps, Promotion, PromotionStatus, Usage
 from simulator.domain.redemptions import RedemptionItem, RedemptionRejection
+from simulator.domain.tiers import attribute_names
 from simulator.domain.validation import Context, ContextResult
 from simulator.services import coverage
 from simulator.services.campaigns import (
@@ -159,8 +160,17 @@ def validate_customers(
                 ids = [ctx.customer_id for ctx in contexts]
                 batch = targeted_indices(population, processed, ids) or batch
         customer = population.customer
+        # what the tiers read of a batch's customers, computed as a batch
+        read: dict[str, Mapping[str, Any]] = {}
+        names = attribute_names(promotion.tiers) if batch else None
+        if names is not None:
+            rows = population.attribute_rows(list(batch.values()), names)
+            read = read if rows is None else dict(zip(batch, rows, strict=True))
 
         def targeting(customer_id: str) -> Mapping[str, Any] | None:
+            found = read.get(customer_id)
+            if found is not None:
+                return found
             index = batch.get(customer_id)
             if index is None:
                 index = index_of(customer_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from simulator.population import Population
 from tests.api.support import (
     CODE,
     POPULATION,
@@ -450,6 +451,30 @@ def test_first_matching_tier_wins_in_the_demo_welcome_promotion(sim: Sim) -> Non
         {"type": "amount", "amount": 500, "currency": "EUR"},
     ]
     assert sim.usage()["budgetReserved"] == 7500
+
+
+def test_a_batch_gets_each_customers_tier_as_its_attributes_choose(
+    sim: Sim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's attributes are read as a batch (`Population.attribute_rows`): every
+    customer still gets the tier its own attributes choose."""
+    read: list[bool] = []
+    rows_of = Population.attribute_rows
+
+    def spy(self: Population, *args: Any) -> Any:
+        rows = rows_of(self, *args)
+        read.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(Population, "attribute_rows", spy)
+    sim.execute()
+    results = validate(sim, [cid(i) for i in range(200)], SCHEDULED, "WELCOME50")
+    expected = [
+        "T-VIP" if is_vip(a) else "T-ACTIVE" if is_rich(a) else "T-BASE"
+        for a in map(POPULATION.attributes, range(200))
+    ]
+    assert [r["effects"][0]["tierId"] for r in results] == expected
+    assert read == [True]  # read as one batch, not customer by customer
 
 
 @pytest.mark.parametrize(
