@@ -593,6 +593,9 @@ class Book:
 
     def set_statuses(self, rows: list[int], code: int, log: Log) -> None:
         """`set_status` of each row, with one undo entry."""
+        if len(rows) == 1:  # one event's approval: no batch set-up
+            self.set_status(rows[0], code, log)
+            return
         self.recent.forget(self.campaign_id, rows)
         status = self.status
         log.append(partial(_restore, status, rows, [status[r] for r in rows]))
