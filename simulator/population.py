@@ -284,7 +284,7 @@ class Customer(Mapping[str, Any]):
         return value
 
     def __contains__(self, name: object) -> bool:
-        return name in _FIELDS
+        return name in _BY_H1 or name in _FIELDS
 
     def __iter__(self) -> Iterator[str]:
         return iter(ATTRIBUTES)
@@ -347,8 +347,6 @@ _BY_H1.update(
     LifetimeDeposits=_deposits_of,
     Balance=_balance_of,
 )
-for _name, _of in _BY_H1.items():  # a customer's attribute: the same function of its hash
-    _FIELDS[_name] = (lambda of: lambda c: of(c._h1))(_of)
 
 
 @_field("RegistrationDate")
