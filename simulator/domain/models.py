@@ -41,6 +41,11 @@ class AllocationStatus(StrEnum):
     RELEASED = "released"
 
 
+# The members as plain names, for per-item loops: `AllocationStatus.RESERVED` is a lookup
+# through the enum class costing ~150 ns on Python 3.11, paid per customer of a batch.
+RESERVED_STATUS, RELEASED_STATUS = AllocationStatus.RESERVED, AllocationStatus.RELEASED
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     """`{"field": "attributes.X" | "session.Y", "op": ..., "value": ...}` of a tier."""

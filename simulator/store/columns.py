@@ -362,27 +362,12 @@ class Book:
         kept = self.recent.of(self.campaign_id).get(row)
         if kept is not None:
             return kept
-        prefix, promotion_id, tier_id, tier_name, reward, periods = self.shapes[self.shape[row]]
         if customer_id is None:
             number = self.customer[row]
             customer_id = self.numbering.customer_id(number) if number >= 0 else self.others[row]
-        campaign_id = self.campaign_id
-        amount = self.redeemed.get(row)
-        return Allocation(
-            self.allocation_id(prefix, row),
-            promotion_id,
-            campaign_id,
-            customer_id,
-            self.events.get(row),
-            tier_id,
-            tier_name,
-            reward,
-            STATUSES[self.status[row]],
-            self.at[row],
-            periods,
-            amount is not None,
-            amount or 0,
-        )
+        found = self.records((row,), (customer_id,))[0]
+        assert found is not None  # a row always reads as a record
+        return found
 
     def records(
         self, refs: Sequence[int | str | None], customer_ids: Sequence[str]
