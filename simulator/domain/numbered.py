@@ -28,7 +28,25 @@ def numbers_of(customer_ids: Sequence[str], prefix: str, width: int) -> list[int
     """`number_of` of each id when every id has the shape, else None (the caller then
     reads them one by one). A batch of 1,000 is checked in a few C-level passes over its
     ids joined (all of one length, so each character position is a stride of the whole)
-    instead of 1,000 calls."""
+    instead of 1,000 calls.
+
+    The last batch's answer is kept: a validation reads its batch twice (the population
+    finds the customers, the ledger their rows), and `int` of 1,000 ids is ~0.13 ms. A
+    list equal to the last one (the same strings: compared by identity, in C) gets a copy
+    of that answer."""
+    global _last
+    last = _last  # read once: another thread may replace it, never change it
+    if last[1] == prefix and last[2] == width and last[0] == customer_ids:
+        return None if last[3] is None else list(last[3])
+    numbers = _numbers_of(customer_ids, prefix, width)
+    _last = (list(customer_ids), prefix, width, numbers and list(numbers))
+    return numbers
+
+
+_last: tuple[list[str], str, int, list[int] | None] = ([], "", 0, None)
+
+
+def _numbers_of(customer_ids: Sequence[str], prefix: str, width: int) -> list[int] | None:
     if not customer_ids or width < 1:
         return None
     length = len(prefix) + width

@@ -112,14 +112,18 @@ class Numbering:
         if last[0] == customer_ids:  # the same strings: compared by identity, in C
             return last[1]
         get = self._known.get
-        seen = [get(c) for c in customer_ids]
-        numbers = cast(list[int], seen) if None not in seen else self._read(customer_ids, seen)
+        if customer_ids and get(customer_ids[0]) is None:  # a batch not seen: read at once
+            numbers = self._read(customer_ids, None)
+        else:
+            seen = [get(c) for c in customer_ids]
+            numbers = cast(list[int], seen) if None not in seen else self._read(customer_ids, seen)
         self._last = (list(customer_ids), numbers)
         return numbers
 
-    def _read(self, customer_ids: Sequence[str], seen: list[int | None]) -> list[int]:
-        """The numbers of a batch with ids not seen lately (`seen`: those known): a batch
-        of the usual shape read in a few C-level passes, any other id by id."""
+    def _read(self, customer_ids: Sequence[str], seen: list[int | None] | None) -> list[int]:
+        """The numbers of a batch with ids not seen lately (`seen`: those known, or None
+        when not looked up): a batch of the usual shape read in a few C-level passes, any
+        other id by id."""
         if self.prefix is not None:
             numbers = numbers_of(customer_ids, self.prefix, self.width)
             if numbers is not None and max(numbers) < MAX_NUMBER:
@@ -129,6 +133,8 @@ class Numbering:
                 known.update(zip(customer_ids, numbers, strict=True))
                 return numbers
         number = self.number
+        if seen is None:
+            return [number(c) for c in customer_ids]
         return [n if n is not None else number(c) for n, c in zip(seen, customer_ids, strict=True)]
 
     def customer_id(self, number: int) -> str:
