@@ -20,7 +20,7 @@ from simulator.api.schemas import (
     ValidateCustomersResponse,
 )
 from simulator.domain.redemptions import RedemptionItem, redeem
-from simulator.domain.validation import NO_SESSION, Context, validate_contexts
+from simulator.domain.validation import NO_SESSION, Contexts, validate_contexts
 from simulator.services import promotions as service
 from simulator.specs import Id, PromotionCreate, TiersUpdate
 
@@ -48,10 +48,12 @@ async def validate_customers(
     body: ValidateCustomersRequest,
     dryRun: bool = Query(False, description="Evaluate without reserving"),
 ) -> Response:
-    contexts = [
-        Context(c["customerId"], c.get("eventId"), c.get("session", NO_SESSION))
-        for c in body.contexts
-    ]
+    given = body.contexts
+    contexts = Contexts(
+        [c["customerId"] for c in given],
+        [c.get("eventId") for c in given],
+        [c.get("session", NO_SESSION) for c in given],
+    )
     promotion, results = await call(
         rt,
         service.validate_customers,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -53,6 +53,28 @@ class Context:
 
 
 @dataclass(slots=True)
+class Contexts:
+    """A call's contexts as columns, in order (the i-th context is each list's i-th item):
+    a batch's customer ids are read as one list (by the population, the ledger's keys and
+    holdings) without an object per context."""
+
+    customer_ids: list[str]
+    event_ids: list[str | None]
+    sessions: list[Mapping[str, Any]]
+
+    @classmethod
+    def of(cls, contexts: Sequence[Context]) -> Contexts:
+        return cls(
+            [c.customer_id for c in contexts],
+            [c.event_id for c in contexts],
+            [c.session for c in contexts],
+        )
+
+    def __len__(self) -> int:
+        return len(self.customer_ids)
+
+
+@dataclass(slots=True)
 class ContextResult:
     customer_id: str
     event_id: str | None
@@ -89,7 +111,7 @@ def validate_contexts(
     promotion: Promotion,
     promocode: str,
     campaign: Campaign,
-    contexts: list[Context],
+    contexts: Contexts,
     targeting: Targeting,
     now: datetime,
     dry_run: bool,
@@ -128,7 +150,7 @@ def validate_contexts(
         TierChooser(promotion.tiers, promotion.reward_kind, promotion.currency),
     )
     if call.scheduled and len(contexts) > 1:  # a batch: its customers' state read at once
-        customer_ids = [ctx.customer_id for ctx in contexts]
+        customer_ids = contexts.customer_ids
         found = state.allocations_by_keys(campaign.id, customer_ids)
         call.existing = dict(zip(customer_ids, found, strict=True))
         call.made.read_holdings(customer_ids)
@@ -187,7 +209,7 @@ class _Call:
         self.period_keys = tuple(k for k, _ in caps)  # a reservation's (wire-contract §5)
 
 
-def _judge(call: _Call, contexts: list[Context]) -> list[ContextResult]:
+def _judge(call: _Call, contexts: Contexts) -> list[ContextResult]:
     """Each context's result, in order (one loop, what the call shares read once: a
     1,000-context call pays the per-customer work only)."""
     campaign, made, state, promotion = call.campaign, call.made, call.state, call.promotion
@@ -197,8 +219,9 @@ def _judge(call: _Call, contexts: list[Context]) -> list[ContextResult]:
     promotion_id, campaign_id, reserve = promotion.id, campaign.id, made.reserve
     results: list[ContextResult] = []
     add = results.append
-    for ctx in contexts:
-        cid, eid = ctx.customer_id, ctx.event_id
+    for cid, eid, session in zip(
+        contexts.customer_ids, contexts.event_ids, contexts.sessions, strict=True
+    ):
         key_event = None if scheduled else eid
         existing = None
         if by_key:
@@ -246,7 +269,7 @@ def _judge(call: _Call, contexts: list[Context]) -> list[ContextResult]:
         if live >= promotion.per_customer_limit:
             add(refuse("customer_limit_reached", cid, eid))
             continue
-        chosen = tiers.choose(attributes, ctx.session)
+        chosen = tiers.choose(attributes, session)
         if chosen is None:
             add(refuse("no_tier_matched", cid, eid))
             continue

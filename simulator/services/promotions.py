@@ -13,7 +13,7 @@ from simulator.domain.errors import DomainError, not_found
 from simulator.domain.models import PeriodCaps, Promotion, PromotionStatus, Usage
 from simulator.domain.redemptions import RedemptionItem, RedemptionRejection
 from simulator.domain.tiers import attribute_names
-from simulator.domain.validation import Context, ContextResult
+from simulator.domain.validation import ContextResult, Contexts
 from simulator.services import coverage
 from simulator.services.campaigns import (
     require_tenant,
@@ -133,7 +133,7 @@ def validate_customers(
     promocode: str,
     campaign_id: int,
     campaign_type: str | None,
-    contexts: list[Context],
+    contexts: Contexts,
     *,
     dry_run: bool,
 ) -> tuple[Promotion, list[ContextResult]]:
@@ -157,7 +157,7 @@ def validate_customers(
         if campaign.type == "scheduled":
             index_of = partial(targeted_index, population, processed)
             if len(contexts) > 1:
-                ids = [ctx.customer_id for ctx in contexts]
+                ids = contexts.customer_ids
                 batch = targeted_indices(population, processed, ids) or batch
         customer = population.customer
         # what the tiers read of a batch's customers, computed as a batch

@@ -46,7 +46,7 @@ from simulator.domain.models import (
 )
 from simulator.domain.periods import period_keys
 from simulator.domain.redemptions import RedemptionItem
-from simulator.domain.validation import Context
+from simulator.domain.validation import Context, Contexts
 from simulator.store.base import Store
 from simulator.store.memory import MemoryStore
 from simulator.store.sqlite import SqliteStore
@@ -194,7 +194,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     promotion=self.promotion,
                     promocode=CODE,
                     campaign=self.campaigns[campaign_id],
-                    contexts=contexts,
+                    contexts=Contexts.of(contexts),
                     targeting=targeting,
                     now=self.now,
                     dry_run=dry_run,
