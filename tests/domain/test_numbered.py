@@ -51,3 +51,22 @@ def test_a_batch_reads_as_each_id_alone_or_not_at_all(batch: list[str]) -> None:
         assert together == alone
     else:
         assert together is None
+
+
+@given(st.lists(ids, max_size=8), st.sampled_from([("C", 7), ("D", 7), ("C", 6)]))
+def test_a_batch_asked_again_reads_the_same_and_never_shares_its_answer(
+    batch: list[str], shape: tuple[str, int]
+) -> None:
+    # a validation asks twice for the same batch (population, then ledger): the second
+    # answer is the kept one, for this prefix and width only, and a copy of it
+    prefix, width = shape
+    first = numbers_of(batch, "C", 7)
+    again = numbers_of(list(batch), prefix, width)
+    alone = [number_of(c, prefix, width) for c in batch]
+    assert again == (alone if batch and None not in alone else None)
+    if (prefix, width) == ("C", 7):
+        assert again == first
+        if first is not None and again is not None:
+            assert again is not first
+            again.append(-1)  # a caller changing its list changes no later answer
+            assert numbers_of(batch, "C", 7) == first
