@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from simulator.domain.models import PeriodCaps
 
 
 def period_keys(at: datetime) -> tuple[str, str, str]:
     """Day, ISO week (from Monday) and month that `at` falls in, as counter keys."""
-    at = at.astimezone(UTC)
-    year, week, _ = at.isocalendar()
-    return (f"d:{at:%Y-%m-%d}", f"w:{year}-W{week:02d}", f"m:{at:%Y-%m}")
+    return _keys_of_day(at.astimezone(UTC).date())
+
+
+# Per UTC day: formatting the three keys costs ~7 µs, paid by every validateCustomers call
+# (a triggered campaign's is one call per event); the clock stays on a day for many calls.
+@lru_cache(maxsize=64)
+def _keys_of_day(day: date) -> tuple[str, str, str]:
+    year, week, _ = day.isocalendar()
+    return (f"d:{day:%Y-%m-%d}", f"w:{year}-W{week:02d}", f"m:{day:%Y-%m}")
 
 
 def caps_by_key(caps: PeriodCaps, keys: tuple[str, ...]) -> list[tuple[str, int]]:
