@@ -277,5 +277,8 @@ def _holdings(
 ) -> dict[str, Holding]:
     """The customers' holdings (each once, in order of first appearance), read in one
     batch; a caller may change them item by item and write them back."""
+    if len(customer_ids) == 1:  # one event's: no batch set-up
+        (customer_id,) = customer_ids
+        return {customer_id: state.holding(promotion_id, customer_id)}
     customers = list(dict.fromkeys(customer_ids))
     return dict(zip(customers, state.holdings(promotion_id, customers), strict=True))

@@ -271,6 +271,12 @@ class MemoryTx:
         other allocation is written back whole."""
         rows, books, log = self._rows, self._d.books, self._undo
         code = STATUS_CODE[status]
+        if len(allocations) == 1:  # one event's approval: no batch set-up
+            (allocation,) = allocations
+            row = rows.get(allocation.id)
+            if row is not None:
+                books[allocation.campaign_id].set_status(row, code, log)
+                return
         found = list(map(rows.get, map(_ID, allocations)))
         campaigns = set(map(_CAMPAIGN, allocations))
         if None not in found and len(campaigns) == 1:  # the usual batch: one campaign's rows
