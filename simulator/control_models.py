@@ -170,6 +170,10 @@ class CeWebhook(Answer):
     id: str
     url: str
     createdAt: str
+    # The registration's own signing secret (None: the tenant's): the public CE v2 GET does
+    # not show it, the control API does, so a tool that replaces the registration can put
+    # it back whole.
+    secret: str | None = None
 
 
 class Tenant(Answer):

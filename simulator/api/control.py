@@ -58,7 +58,11 @@ def _tenant(t: Tenant, now: datetime) -> dict[str, Any]:
             "idWidth": t.population.id_width,
         },
         "listeners": t.listeners,
-        "ceWebhook": encode.webhook(t.ce_webhook) if t.ce_webhook else None,
+        # with its own secret (the CE v2 GET hides it): a tool replacing the registration
+        # for a while restores it whole (loadtests' `--listener-url`)
+        "ceWebhook": encode.webhook(t.ce_webhook) | {"secret": t.ce_webhook.secret}
+        if t.ce_webhook
+        else None,
         "signed": t.webhook_secret is not None,
     }
 

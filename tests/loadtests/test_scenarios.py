@@ -76,6 +76,40 @@ def test_a_webhook_burst_starts_everything_and_every_event_is_approved_once(
         httpx.get(f"{started.group(1)}/_sim/health", timeout=2)
 
 
+def test_a_burst_given_a_listener_url_puts_back_the_registration_with_its_own_secret(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # The integrator's CE v2 registration signs with a secret of its own: the run replaces
+    # it for a while and must restore it whole, else every later webhook is signed with
+    # the tenant's secret and the integrator's listener refuses it.
+    admin = {"X-API-KEY": "demo-admin-key"}
+    tenant_url = f"{stack.simulator}/_sim/tenant"
+    register = f"{stack.simulator}/conditional-execution/v2/triggered/webhooks/"
+    before = httpx.get(tenant_url, headers=admin, timeout=10).json()["ceWebhook"]
+    own = {"url": "http://127.0.0.1:9/elsewhere", "secret": "whsec_" + "A1b2C3d4" * 3}
+    assert httpx.post(register, json=own, headers=admin, timeout=10).status_code == 201
+    try:
+        run = run_load(
+            [
+                "webhook-burst", "--simulator-url", stack.simulator,
+                "--listener-url", f"{stack.listener}/optimove/triggered",
+                "-u", "2", "-t", "2", "--events-per-call", "2", "--settle-seconds", "2",
+                "--max-p99-ms", "20000",
+            ],
+            tmp_path,
+        )  # fmt: skip
+        assert run.code == 0, run.output
+        assert run.results["audit"]["approved"] == run.results["eventsEmitted"] > 0
+        hook = httpx.get(tenant_url, headers=admin, timeout=10).json()["ceWebhook"]
+        assert (hook["url"], hook["secret"]) == (own["url"], own["secret"])
+        assert own["secret"] not in run.output and own["secret"] not in str(run.results)
+    finally:  # the stack's integrator registration, as it was
+        back = {"url": before["url"]}
+        if before.get("secret"):
+            back["secret"] = before["secret"]
+        assert httpx.post(register, json=back, headers=admin, timeout=10).status_code == 201
+
+
 def test_a_large_list_is_followed_step_by_step_to_the_last_approval(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -116,7 +150,7 @@ def test_a_large_list_is_followed_step_by_step_to_the_last_approval(
         elsewhere["ListenerURL"]
     ]
     back = {"EventTypeID": 5, "ListenerURL": f"{stack.listener}/optimove/events"}
-    assert httpx.post(register, json=back, headers=admin, timeout=10).status_code == 200
+    assert httpx.post(register, json=back, headers=admin, timeout=10).status_code == 201
 
 
 def test_a_large_list_that_misses_clearance_required_by_fails(stack: Stack, tmp_path: Path) -> None:
