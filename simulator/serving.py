@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 from dataclasses import dataclass
 from functools import cache
 from http import HTTPStatus
@@ -49,15 +48,10 @@ class HeadLimits:
 @cache
 def _limits_from_env() -> HeadLimits:
     # Read once per server process: `optisim serve` and the server process put every
-    # setting in the environment of the processes uvicorn starts.
-    fields = SimSettings.model_fields
-
-    def read(name: str) -> Any:
-        return os.environ.get(f"SIM_{name.upper()}", fields[name].default)
-
-    return HeadLimits(
-        int(read("max_head_bytes")), int(read("max_headers")), float(read("head_timeout_seconds"))
-    )
+    # setting in the environment of the processes uvicorn starts; parsed and checked by
+    # the settings model itself, as the app reads the rest.
+    settings = SimSettings()
+    return HeadLimits(settings.max_head_bytes, settings.max_headers, settings.head_timeout_seconds)
 
 
 def uvicorn_options(settings: SimSettings) -> dict[str, Any]:
