@@ -13,6 +13,7 @@ import gzip
 import json
 import logging
 import time
+import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -71,13 +72,44 @@ def _envelope(status: int, error: str, message: str, details: Any) -> bytes:
     return json.dumps(body).encode()
 
 
-def _body_record(body: bytes, headers: dict[str, str], redactor: Redactor) -> dict[str, Any]:
-    if headers.get("content-encoding") == "gzip":
-        body = gzip.decompress(body)
-    value = parse_json(body)
+def _plain(body: bytes, headers: list[tuple[str, str]]) -> bytes | None:
+    """The body before its gzip content coding, if it has one; None when it claims gzip
+    but does not decode (checked and recorded as such, never a 500)."""
+    coded = any(k.lower() == "content-encoding" and v.strip().lower() == "gzip" for k, v in headers)
+    if not coded:
+        return body
+    try:
+        return gzip.decompress(body)
+    except (OSError, EOFError, zlib.error):  # BadGzipFile is an OSError
+        return None
+
+
+UNDECODABLE = "the body claims gzip content-encoding but does not decode"
+
+
+def _body_record(plain: bytes | None, raw: bytes, redactor: Redactor) -> dict[str, Any]:
+    if plain is None:
+        return {"undecodable": f"{UNDECODABLE} ({len(raw)} bytes)"}
+    value = parse_json(plain)
     if value is not parse_json(b""):
         return {"json": redactor.json(value)}
-    return {"text": body.decode("utf-8", "replace")} if body else {}
+    return {"text": plain.decode("utf-8", "replace")} if plain else {}
+
+
+class _Sent:
+    """One direction of an exchange: its head, headers and body, decoded once (`plain`)
+    for both the contract check and the record."""
+
+    __slots__ = ("head", "headers", "plain", "raw")
+
+    def __init__(self, head: dict[str, Any], headers: list[tuple[str, str]], raw: bytes) -> None:
+        self.head = head  # method, path and query of a request; status of an answer
+        self.headers, self.raw = headers, raw
+        self.plain = _plain(raw, headers)
+
+    def record(self, redactor: Redactor) -> dict[str, Any]:
+        body = _body_record(self.plain, self.raw, redactor)
+        return self.head | {"headers": redactor.headers(self.headers), "body": body}
 
 
 class ProxyApp:
@@ -155,7 +187,7 @@ class ProxyApp:
                 {"direction": "request", "operation": name, "violations": problems},
             )
             self.stats.refused += 1
-            status, out_headers, out_body = 502, [("content-type", "application/json")], answer
+            answered = _Sent({"status": 502}, [("content-type", "application/json")], answer)
         else:
             status, out_headers, out_body, upstream_problem = await self._forward(
                 method,
@@ -164,44 +196,38 @@ class ProxyApp:
                 headers,
                 body,
             )
+            answered = _Sent({"status": status}, out_headers, out_body)
             if upstream_problem is None and op is not None:
-                problems += self.checker.check_response(
-                    op, status, _decoded(out_body, dict(out_headers))
+                problems += (
+                    [f"response: {UNDECODABLE}"]
+                    if answered.plain is None
+                    else self.checker.check_response(op, status, answered.plain)
                 )
                 if self.config.strict and any(p.startswith("response") for p in problems):
-                    out_body = _envelope(
+                    answer = _envelope(
                         502,
                         "contract_violation",
                         f"the answer of {name} breaks optisim's contract; not passed on",
                         {"direction": "response", "operation": name, "violations": problems},
                     )
                     self.stats.refused += 1
-                    status, out_headers = 502, [("content-type", "application/json")]
+                    answered = _Sent(
+                        {"status": 502}, [("content-type", "application/json")], answer
+                    )
         self.stats.exchanges += 1
         self._note(name, problems)
-        await _answer(send, status, out_headers, out_body)
+        await _answer(send, answered.head["status"], answered.headers, answered.raw)
+        request = {"method": method, "path": path, "query": self.redactor.query(raw_query)}
         self._write(
-            {
-                "seq": seq,
-                "kind": "api",
-                "operation": name,
-                "surface": op.surface if op is not None else None,
-                "started": started.isoformat(),
-                "durationMs": round((time.perf_counter() - t0) * 1000, 3),
-                "request": {
-                    "method": method,
-                    "path": path,
-                    "query": self.redactor.query(raw_query),
-                    "headers": self.redactor.headers(headers),
-                    "body": _body_record(body, dict(headers), self.redactor),
-                },
-                "response": {
-                    "status": status,
-                    "headers": self.redactor.headers(out_headers),
-                    "body": _body_record(out_body, dict(out_headers), self.redactor),
-                },
-                "violations": problems,
-            }
+            self._exchange(
+                {"seq": seq, "kind": "api", "operation": name},
+                {"surface": op.surface if op is not None else None},
+                started,
+                t0,
+                _Sent(request, headers, body),
+                answered,
+                problems,
+            )
         )
 
     async def _webhook(self, scope: Scope, body: bytes, send: Send, rest: str) -> None:
@@ -227,27 +253,17 @@ class ProxyApp:
         self.stats.webhooks += 1
         self._note(f"webhook {name}", problems)
         await _answer(send, status, out_headers, out_body)
+        request = {"method": scope["method"], "path": rest, "query": self.redactor.query(raw_query)}
         self._write(
-            {
-                "seq": seq,
-                "kind": "webhook",
-                "operation": name,
-                "started": started.isoformat(),
-                "durationMs": round((time.perf_counter() - t0) * 1000, 3),
-                "request": {
-                    "method": scope["method"],
-                    "path": rest,
-                    "query": self.redactor.query(raw_query),
-                    "headers": self.redactor.headers(headers),
-                    "body": _body_record(body, dict(headers), self.redactor),
-                },
-                "response": {
-                    "status": status,
-                    "headers": self.redactor.headers(out_headers),
-                    "body": _body_record(out_body, dict(out_headers), self.redactor),
-                },
-                "violations": problems,
-            }
+            self._exchange(
+                {"seq": seq, "kind": "webhook", "operation": name},
+                {},
+                started,
+                t0,
+                _Sent(request, headers, body),
+                _Sent({"status": status}, out_headers, out_body),
+                problems,
+            )
         )
 
     async def _forward(
@@ -278,6 +294,29 @@ class ProxyApp:
         return response.status_code, out, raw, None
 
     # -- bookkeeping -----------------------------------------------------------------------
+    def _exchange(
+        self,
+        what: dict[str, Any],
+        extra: dict[str, Any],
+        started: datetime,
+        t0: float,
+        request: _Sent,
+        response: _Sent,
+        problems: list[str],
+    ) -> dict[str, Any]:
+        """An exchange's record (one JSONL line): what it was, when, both directions."""
+        return (
+            what
+            | extra
+            | {
+                "started": started.isoformat(),
+                "durationMs": round((time.perf_counter() - t0) * 1000, 3),
+                "request": request.record(self.redactor),
+                "response": response.record(self.redactor),
+                "violations": problems,
+            }
+        )
+
     def _note(self, name: str, problems: list[str]) -> None:
         if problems:
             self.stats.violations[name] += len(problems)
@@ -299,11 +338,6 @@ def _incoming_headers(scope: Scope) -> list[tuple[str, str]]:
         for k, v in scope["headers"]
         if k.decode("latin-1").lower() not in HOP_BY_HOP
     ]
-
-
-def _decoded(body: bytes, headers: dict[str, str]) -> bytes:
-    lower = {k.lower(): v for k, v in headers.items()}
-    return gzip.decompress(body) if lower.get("content-encoding") == "gzip" else body
 
 
 async def _answer(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:

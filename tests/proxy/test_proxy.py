@@ -145,3 +145,39 @@ def test_an_unreachable_upstream_is_a_502_envelope(tmp_path: Path) -> None:
     assert answer.status_code == 502
     assert answer.json()["error"] == "upstream_unreachable"
     assert proxy.stats.upstream_errors == 1
+
+
+def test_gzip_bodies_are_checked_and_recorded_decoded_and_a_broken_one_is_no_500(
+    tmp_path: Path,
+) -> None:
+    import gzip
+
+    good = json.dumps([{"id": "PR-1"}]).encode()
+    answers = {"/v1/promotions": gzip.compress(good), "/v1/promotions/PR-1": b"not gzip at all"}
+
+    async def upstream(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        if scope["type"] != "http":
+            return
+        raw = answers[scope["path"]]
+        headers = [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": raw})  # type: ignore[operator]
+
+    with ThreadServer(upstream) as service:
+        proxy = _proxy(tmp_path, service.url)
+        with ThreadServer(proxy) as served:
+            key = {"X-API-KEY": INTEGRATIONS, "Accept-Encoding": "gzip"}
+            listed = httpx.get(served.url + "/v1/promotions", headers=key, timeout=10)
+            url = served.url + "/v1/promotions/PR-1"
+            with httpx.stream("GET", url, headers=key, timeout=10) as broken:
+                raw = b"".join(broken.iter_raw())
+    # passed on unchanged, coding and all; the broken one too (it is the service's answer)
+    assert listed.status_code == 200 and listed.json() == [{"id": "PR-1"}]
+    assert broken.status_code == 200 and broken.headers["content-encoding"] == "gzip"
+    assert raw == b"not gzip at all"
+    first, second = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert first["response"]["body"] == {"json": [{"id": "PR-1"}]}  # recorded decoded
+    assert second["response"]["body"] == {
+        "undecodable": "the body claims gzip content-encoding but does not decode (15 bytes)"
+    }
+    assert any("does not decode" in v for v in second["violations"]), second
