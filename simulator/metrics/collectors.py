@@ -137,9 +137,9 @@ class StateCollector(Collector):
                     gauges[name].add_metric([tenant_id, promotion.id], value)
             for (stage, reason), n in sorted(snap.refusals.items()):
                 refusals.add_metric([tenant_id, stage, reason], n)
-            # The summary, not the kept rows: retention drops finished deliveries but
-            # counts them, so the gauge does not fall when the dispatcher prunes.
-            counts = self.log.summary(tenant_id).by_status
+            # Pruned ones counted too: retention drops finished deliveries but counts
+            # them, so the gauge does not fall when the dispatcher prunes.
+            counts = self.log.counts(tenant_id, pruned=True)
             pending.add_metric([tenant_id], counts.get("pending", 0) + snap.unrelayed)
             for status in DELIVERY_STATUSES:
                 deliveries.add_metric([tenant_id, status], counts.get(status, 0))

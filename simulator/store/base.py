@@ -333,9 +333,11 @@ class DeliveryLog(Protocol):
         limit: int = 100,
     ) -> list[Delivery]: ...
 
-    def counts(self, tenant_id: str) -> dict[str, int]:
-        """How many of the tenant's deliveries are in each status (pending, delivered,
-        failed, skipped); a status with none is absent."""
+    def counts(self, tenant_id: str, *, pruned: bool = False) -> dict[str, int]:
+        """How many of the tenant's kept deliveries are in each status (pending, delivered,
+        failed, skipped); a status with none is absent. With `pruned`, the finished ones
+        retention dropped are counted too (the summary's `by_status`). Read from the
+        aggregates, as `summary`: the cost follows the groups, not the deliveries."""
         ...
 
     def attempts(

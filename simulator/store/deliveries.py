@@ -243,12 +243,17 @@ class MemoryDeliveryLog:
                     break
         return out
 
-    def counts(self, tenant_id: str) -> dict[str, int]:
+    def counts(self, tenant_id: str, *, pruned: bool = False) -> dict[str, int]:
         out: dict[str, int] = {}
         with self._lock:
-            for key in self._order.get(tenant_id, ()):
-                status = self._deliveries[key].status
-                out[status] = out.get(status, 0) + 1
+            for g in self._groups.get(tenant_id, {}).values():
+                for status, (count, _, _) in g.status.items():
+                    if count:
+                        out[status] = out.get(status, 0) + count
+            if pruned:
+                for (_, _, status), dropped in self._pruned.get(tenant_id, {}).items():
+                    if dropped.count:
+                        out[status] = out.get(status, 0) + dropped.count
         return out
 
     def attempts(
@@ -687,9 +692,16 @@ class SqliteDeliveryLog:
         rows = self._db().execute(sql + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
         return [_row(r) for r in rows]
 
-    def counts(self, tenant_id: str) -> dict[str, int]:
-        sql = "SELECT status, count(*) FROM wh_delivery WHERE tenant_id=? GROUP BY status"
-        return {status: n for status, n in self._db().execute(sql, (tenant_id,)).fetchall()}
+    def counts(self, tenant_id: str, *, pruned: bool = False) -> dict[str, int]:
+        sql = "SELECT status, SUM(count) FROM wh_agg WHERE tenant_id=? GROUP BY status"
+        if pruned:
+            sql = (
+                "SELECT status, SUM(count) FROM (SELECT status, count FROM wh_agg WHERE "
+                "tenant_id=:t UNION ALL SELECT status, count FROM wh_pruned WHERE tenant_id=:t) "
+                "GROUP BY status"
+            )
+        rows = self._db().execute(sql, {"t": tenant_id} if pruned else (tenant_id,)).fetchall()
+        return {status: n for status, n in rows if n}
 
     def attempts(
         self,
