@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from simulator.listener_check.admin import CheckAborted, SimAdmin
@@ -25,7 +26,7 @@ from simulator.listener_check.model import Report
 from simulator.listener_check.probes import KINDS, Target, run_probes
 from simulator.server_process import ADMIN, INTEGRATIONS, SimulatorProcess, StartError
 
-__all__ = ["CheckAborted", "ListenerCheckOptions", "run_listener_check"]
+__all__ = ["CheckAborted", "ListenerCheckOptions", "checked_simulator", "run_listener_check"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,40 @@ async def ensure_listening(url: str, timeout_s: float) -> None:
         await writer.wait_closed()
 
 
+@contextlib.asynccontextmanager
+async def checked_simulator(
+    scenario: dict[str, Any],
+    workdir: Path,
+    port: int | None,
+    say: Callable[[str], None],
+) -> AsyncIterator[SimulatorProcess]:
+    """A simulator process for a check (journal on), ready, its URL announced; stopped
+    on exit. A port in use, or a process that does not start, is `CheckAborted`: "could
+    not run", not a traceback (the listener check and `optimove story run` share this)."""
+    try:  # a port in use is refused here, not found out later from odd answers
+        process = SimulatorProcess(scenario, workdir, port=port, journal=True)
+    except StartError as exc:
+        raise CheckAborted(str(exc)) from exc
+    try:
+        say(f"starting a simulator at {process.url}")
+        try:
+            await process.wait_ready()
+        except RuntimeError as exc:
+            raise CheckAborted(str(exc)) from exc
+        say(
+            f"simulator ready: your integrator must call {process.url} (Optimove and "
+            f"Promotions base URL) with X-API-KEY {INTEGRATIONS}"
+        )
+        if port is None:
+            say(
+                f"note: {process.url} is on a random port, so your app must be pointed "
+                "at it now; to configure it beforehand, pass --simulator-port"
+            )
+        yield process
+    finally:
+        process.stop()
+
+
 async def run_listener_check(
     options: ListenerCheckOptions, say: Callable[[str], None] = lambda _: None
 ) -> Report:
@@ -119,40 +154,20 @@ async def run_listener_check(
         checks = await run_probes(options.targets(), options.timeout_s)
         return Report(options.url, None, checks, time.perf_counter() - started)
     with tempfile.TemporaryDirectory(prefix="optisim-contract-") as tmp:
-        process = None
-        if options.simulator_url:
-            sim_url, admin_key = options.simulator_url.rstrip("/"), options.admin_key
-        else:
-            try:  # a port in use is refused here, not found out later from odd answers
-                process = SimulatorProcess(
-                    world(options.flow()), Path(tmp), port=options.simulator_port, journal=True
-                )
-            except StartError as exc:
-                raise CheckAborted(str(exc)) from exc
-            sim_url, admin_key = process.url, ADMIN
-        try:
-            if process is not None:
-                say(f"starting a simulator at {sim_url}")
-                try:
-                    await process.wait_ready()
-                except RuntimeError as exc:
-                    raise CheckAborted(str(exc)) from exc
-                say(
-                    f"simulator ready: the integrator must call {sim_url} (Optimove and "
-                    f"Promotions base URL) with X-API-KEY {INTEGRATIONS}"
-                )
-                if options.simulator_port is None:
-                    say(
-                        f"note: {sim_url} is on a random port, so your app must be pointed "
-                        "at it now; to configure it beforehand, pass --simulator-port"
-                    )
-            else:
+        async with contextlib.AsyncExitStack() as stack:
+            if options.simulator_url:
+                sim_url, admin_key = options.simulator_url.rstrip("/"), options.admin_key
                 say(f"using the simulator at {sim_url}: its world is replaced by the demo world")
+            else:
+                process = await stack.enter_async_context(
+                    checked_simulator(world(options.flow()), Path(tmp), options.simulator_port, say)
+                )
+                sim_url, admin_key = process.url, ADMIN
             async with SimAdmin(sim_url, admin_key) as admin:
                 await admin.run(admin.control.health())
                 await ensure_listening(options.url, options.timeout_s)  # after the simulator:
                 flow = options.flow()  # its own problems are named first
-                await prepare(admin, flow, load=process is None)
+                await prepare(admin, flow, load=bool(options.simulator_url))
                 checks = await run_probes(options.targets(), options.timeout_s)
                 if flow.runs_a_campaign:
                     observed = await run_flow(admin, flow, say)
@@ -161,7 +176,4 @@ async def run_listener_check(
                     checks = [simulator_called(observed, sim_url), *checks, *evaluate(observed)]
                 else:
                     say("no campaign to run (--kinds has no scheduled, and no triggered events)")
-        finally:
-            if process is not None:
-                process.stop()
     return Report(options.url, sim_url, checks, time.perf_counter() - started)

@@ -119,7 +119,8 @@ def run(
     integrator. Your integrator calls the simulator's URL with the world's keys (the
     built-in world: X-API-KEY demo-integrations-key) and verifies webhooks with --secret."""
     from simulator.listener_check.admin import CheckAborted
-    from simulator.server_process import ADMIN, INTEGRATIONS, SimulatorProcess, demo_scenario
+    from simulator.listener_check.runner import checked_simulator
+    from simulator.server_process import ADMIN, demo_scenario
     from simulator.stories.library import builtin, names
     from simulator.stories.model import StoryError, load_story
     from simulator.stories.output import print_results, write_json, write_junit
@@ -140,29 +141,16 @@ def run(
     def say(line: str) -> None:
         err.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    async def go(url: str, key: str) -> list[StoryResult]:
-        return await run_stories(stories, target, url, key, say)
+    async def go() -> list[StoryResult]:
+        if simulator_url:
+            return await run_stories(stories, target, simulator_url, admin_key, say)
+        with tempfile.TemporaryDirectory(prefix="optisim-stories-") as tmp:
+            world = demo_scenario(200)
+            async with checked_simulator(world, Path(tmp), simulator_port, say) as process:
+                return await run_stories(stories, target, process.url, ADMIN, say)
 
     try:
-        with tempfile.TemporaryDirectory(prefix="optisim-stories-") as tmp:
-            if simulator_url:
-                results = asyncio.run(go(simulator_url, admin_key))
-            else:
-                process = SimulatorProcess(
-                    demo_scenario(200), Path(tmp), port=simulator_port, journal=True
-                )
-                try:
-                    try:
-                        asyncio.run(process.wait_ready())
-                    except RuntimeError as exc:
-                        raise CheckAborted(str(exc)) from exc
-                    say(
-                        f"simulator ready: your integrator must call {process.url} (Optimove "
-                        f"and Promotions base URL) with X-API-KEY {INTEGRATIONS}"
-                    )
-                    results = asyncio.run(go(process.url, ADMIN))
-                finally:
-                    process.stop()
+        results = asyncio.run(go())
     except CheckAborted as exc:
         err.print(f"[red]could not run the stories:[/red] {escape(str(exc))}", soft_wrap=True)
         raise SystemExit(2) from None

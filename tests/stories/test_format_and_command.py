@@ -157,3 +157,20 @@ def test_run_starts_a_simulator_on_the_port_the_integrator_was_configured_with(
     assert result.exit_code == 0, result.output
     assert f"your integrator must call http://127.0.0.1:{port}" in result.output
     assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
+
+
+def test_a_simulator_port_in_use_is_could_not_run_not_a_traceback() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = [
+            "story", "run", "--builtin", "happy-path-triggered",
+            "--integrator-url", "http://127.0.0.1:9", "--simulator-port", str(port),
+        ]  # fmt: skip
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "could not run the stories" in result.output and f"port {port}" in result.output
