@@ -773,8 +773,12 @@ async def run(cfg: Config, servers: dict[str, Server], rows: list[Row], extra: l
             order=2.0,
         )
     )
+    # each round's sim/bare pair ran back to back: their ratios show how much of the
+    # ratio above is the machine's drift between rounds
+    paired = [s.value / b.value for s, b in zip(batch["sim"], batch["bare"], strict=True)]
     extra.append(
-        f"validate x1000: {cfg.batch_calls} calls per round, {cfg.batch_connections} connections"
+        f"validate x1000: {cfg.batch_calls} calls per round, {cfg.batch_connections} connections;"
+        f" ratio of each round's pair {' / '.join(f'{r:.2f}' for r in paired)}"
     )
 
     # 4. UpdateCustomerPromotionStatus x10,000 (each block validated first, untimed)
