@@ -49,8 +49,9 @@ def add_arguments(parser: Any) -> None:
         "--listener-url",
         default="",
         env_var="OPTISIM_LISTENER_URL",
-        help="register this URL as the integrator's listener first (default: use the one "
-        "the integrator registered itself)",
+        help="register this URL as the integrator's listener first, put back after the "
+        "run (default: use the one the integrator registered itself); a CE v2 "
+        "registration is moved, its own signing secret kept",
     )
     parser.add_argument(
         "--results-file",

@@ -120,15 +120,12 @@ class Control:
         url: str = response.json()["url"]
         return url
 
-    def triggered_webhook_secret(self) -> str | None:
-        """The CE v2 registration's own signing secret (None: none, or the tenant's), from
-        the control API: the public GET does not show it."""
-        hook = self.run(self.sim.get_tenant).ceWebhook
-        return None if hook is None else hook.secret
+    def register_triggered_webhook(self, url: str) -> None:
+        self.call("POST", "/conditional-execution/v2/triggered/webhooks/", json={"url": url})
 
-    def register_triggered_webhook(self, url: str, secret: str | None = None) -> None:
-        body = {"url": url} if secret is None else {"url": url, "secret": secret}
-        self.call("POST", "/conditional-execution/v2/triggered/webhooks/", json=body)
+    def point_triggered_webhook(self, url: str) -> None:
+        """The CE v2 registration pointed at `url`, its id and signing secret kept."""
+        self.run(lambda: self.sim.point_triggered_webhook(url))
 
     def scheduled_listener(self) -> str | None:
         """The EventTypeID 5 listener's URL, if one is registered."""

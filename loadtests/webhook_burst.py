@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import gevent
@@ -97,7 +96,6 @@ class BurstObserver:
         self.env = environment
         self.ctrl = ctrl
         self.setup = setup
-        self.replaced_secret: str | None = None  # of the registration `--listener-url` replaced
         self.campaign_id: int = setup["campaignId"]
         self.journal_after: int = setup.pop("journalAfter")
         options = environment.parsed_options
@@ -121,11 +119,13 @@ class BurstObserver:
         options = environment.parsed_options
         assert options is not None
         notes: list[str] = []
-        replaced = replaced_secret = None
-        if options.listener_url:  # the registration it replaces comes back in `finish`
+        replaced = None
+        if options.listener_url:  # the registration it moves comes back in `finish`
             replaced = ctrl.triggered_webhook()
-            replaced_secret = ctrl.triggered_webhook_secret()  # whole: with its own secret
-            ctrl.register_triggered_webhook(options.listener_url)
+            if replaced is None:
+                ctrl.register_triggered_webhook(options.listener_url)
+            else:  # moved, not replaced: a secret of its own signs on, and stays
+                ctrl.point_triggered_webhook(options.listener_url)
         listener = ctrl.triggered_webhook()
         if listener is None:
             raise SetupError(
@@ -159,9 +159,7 @@ class BurstObserver:
             "replacedListener": replaced,
         }
         LOG.info("webhook burst: campaign %d, listener %s", campaign_id, listener)
-        observer = cls(environment, ctrl, setup)
-        observer.replaced_secret = replaced_secret  # not in `setup`: that is in the results
-        return observer
+        return cls(environment, ctrl, setup)
 
     # -- watching -------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -219,10 +217,7 @@ class BurstObserver:
 
     def _restore_listener(self) -> None:
         common.restore_listener(
-            self.env,
-            self.setup,
-            partial(self.ctrl.register_triggered_webhook, secret=self.replaced_secret),
-            "CE v2 webhook",
+            self.env, self.setup, self.ctrl.point_triggered_webhook, "CE v2 webhook"
         )
 
     def _finish(self) -> dict[str, Any]:

@@ -401,6 +401,10 @@ SUCCESS: dict[str, tuple[str, JSON]] = {
     "get_tenant": ("200", _json(_ref("Tenant"), "The caller's tenant")),
     "load_scenario": ("200", _json(_ref("Tenant"), "The tenant with the scenario loaded")),
     "reset_tenant": ("200", _json(_ref("Tenant"), "The tenant, back to its scenario")),
+    "point_triggered_webhook": (
+        "200",
+        _json(_ref("TriggeredWebhookResponse"), "The registration, at its new URL"),
+    ),
     "get_clock": ("200", _json(_ref("Clock"), "The tenant clock")),
     "set_clock": ("200", _json(_ref("Clock"), "The clock and the due work it ran")),
     "advance_clock": ("200", _json(_ref("Clock"), "The clock and the due work it ran")),
@@ -572,6 +576,7 @@ def _refine(schemas: JSON) -> None:
         ListenerURL=HTTP_URL,
     )
     extend("TriggeredWebhookRequest", url=HTTP_URL)
+    extend("CeWebhookUrl", url=HTTP_URL)
     extend(
         "ConditionSpec", _when("op", ["in", "not_in"], {"properties": {"value": {"type": "array"}}})
     )

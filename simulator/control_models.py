@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from simulator.domain.models import WebhookKind
 from simulator.faults import FaultRule
-from simulator.specs import Attributes, Id, JsonObject, ScenarioDocument
+from simulator.specs import Attributes, HttpUrl, Id, JsonObject, ScenarioDocument
 from simulator.wire import IsoTime, WireModel
 
 Session = JsonObject  # a JSON object whose numbers survive a round trip
@@ -61,6 +61,10 @@ class AdvanceRequest(ControlModel):
 
 class JournalRequest(ControlModel):
     enabled: bool
+
+
+class CeWebhookUrl(ControlModel):
+    url: HttpUrl
 
 
 class EventCustomer(ControlModel):
@@ -170,10 +174,6 @@ class CeWebhook(Answer):
     id: str
     url: str
     createdAt: str
-    # The registration's own signing secret (None: the tenant's): the public CE v2 GET does
-    # not show it, the control API does, so a tool that replaces the registration can put
-    # it back whole.
-    secret: str | None = None
 
 
 class Tenant(Answer):

@@ -22,6 +22,7 @@ from simulator.api.routing import WireRoute
 from simulator.api.schemas import ErrorResponse
 from simulator.control_models import (
     AdvanceRequest,
+    CeWebhookUrl,
     ClockRequest,
     CreateTenantRequest,
     EmitEventsRequest,
@@ -58,11 +59,7 @@ def _tenant(t: Tenant, now: datetime) -> dict[str, Any]:
             "idWidth": t.population.id_width,
         },
         "listeners": t.listeners,
-        # with its own secret (the CE v2 GET hides it): a tool replacing the registration
-        # for a while restores it whole (loadtests' `--listener-url`)
-        "ceWebhook": encode.webhook(t.ce_webhook) | {"secret": t.ce_webhook.secret}
-        if t.ce_webhook
-        else None,
+        "ceWebhook": encode.webhook(t.ce_webhook) if t.ce_webhook else None,
         "signed": t.webhook_secret is not None,
     }
 
@@ -205,6 +202,17 @@ async def reset_tenant(rt: RuntimeDep, caller: AdminDep, request: Request) -> Re
     request.app.state.dispatcher.forget(caller.tenant_id)
     _, now = await call(rt, tenants.get_tenant, tenant.id)
     return encode.json_response(_tenant(tenant, now))
+
+
+@router.put(
+    "/ce-webhook",
+    operation_id="point_triggered_webhook",
+    responses=ERRORS,
+    description=getdoc(tenants.point_triggered_webhook),
+)
+async def point_triggered_webhook(rt: RuntimeDep, caller: AdminDep, body: CeWebhookUrl) -> Response:
+    hook = await call(rt, tenants.point_triggered_webhook, caller.tenant_id, body.url)
+    return encode.json_response(encode.webhook(hook))
 
 
 def _clock(tenant: Tenant, now: datetime, ran: int | None = None) -> dict[str, Any]:

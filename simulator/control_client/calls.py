@@ -23,6 +23,8 @@ from simulator.control_models import (
     Attempt,
     Campaign,
     CampaignReport,
+    CeWebhook,
+    CeWebhookUrl,
     Clock,
     ClockRequest,
     Coverage,
@@ -219,6 +221,14 @@ def load_scenario(
 def reset_tenant() -> Call[Tenant]:
     """`POST /_sim/reset`: the tenant back to its scenario (state, journal and deliveries)."""
     return Call("POST", "/_sim/reset", _model(Tenant))
+
+
+def point_triggered_webhook(url: str) -> Call[CeWebhook]:
+    """`PUT /_sim/ce-webhook`: point the CE v2 registration at `url`, keeping its id and
+    signing secret (404 without a registration)."""
+    path = "/_sim/ce-webhook"
+    body = _body(CeWebhookUrl, "PUT", path, url=url)
+    return Call("PUT", path, _model(CeWebhook), json=body)
 
 
 # -- clock -----------------------------------------------------------------------------

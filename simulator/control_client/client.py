@@ -39,6 +39,7 @@ from simulator.control_models import (
     Attempt,
     Campaign,
     CampaignReport,
+    CeWebhook,
     Clock,
     Coverage,
     CreatedTenant,
@@ -331,6 +332,11 @@ class ControlClient:
     def reset_tenant(self) -> Tenant:
         """`POST /_sim/reset`: the tenant back to its scenario (state, journal and deliveries)."""
         return self.call(calls.reset_tenant())
+
+    def point_triggered_webhook(self, url: str) -> CeWebhook:
+        """`PUT /_sim/ce-webhook`: point the CE v2 registration at `url`, keeping its id and
+        signing secret (404 without a registration)."""
+        return self.call(calls.point_triggered_webhook(url))
 
     def get_clock(self) -> Clock:
         """`GET /_sim/clock`: the tenant's simulator clock."""
@@ -733,6 +739,11 @@ class AsyncControlClient:
     async def reset_tenant(self) -> Tenant:
         """`POST /_sim/reset`: the tenant back to its scenario (state, journal and deliveries)."""
         return await self.call(calls.reset_tenant())
+
+    async def point_triggered_webhook(self, url: str) -> CeWebhook:
+        """`PUT /_sim/ce-webhook`: point the CE v2 registration at `url`, keeping its id and
+        signing secret (404 without a registration)."""
+        return await self.call(calls.point_triggered_webhook(url))
 
     async def get_clock(self) -> Clock:
         """`GET /_sim/clock`: the tenant's simulator clock."""

@@ -487,6 +487,22 @@ def register_triggered_webhook(
         return hook
 
 
+def point_triggered_webhook(rt: Runtime, tenant_id: str, url: str) -> CeWebhook:
+    """Point the tenant's CE v2 registration at `url`, keeping its id, creation time and
+    signing secret (404 without one). A control operation: registering again through
+    the CE v2 API replaces the secret too. Load runs that send the webhooks to another
+    listener for a while (`--listener-url`) move and restore the registration this way,
+    and the secret never has to leave the simulator."""
+    url = _check_url("url", url)
+    with rt.store.transaction(tenant_id) as tx:
+        tenant = require_tenant(tx)
+        if tenant.ce_webhook is None:
+            raise not_found("webhook", "triggered")
+        hook = replace(tenant.ce_webhook, url=url)
+        tx.put_tenant(replace(tenant, ce_webhook=hook))
+        return hook
+
+
 def get_triggered_webhook(rt: Runtime, tenant_id: str) -> CeWebhook:
     tenant, _ = get_tenant(rt, tenant_id)
     if tenant.ce_webhook is None:

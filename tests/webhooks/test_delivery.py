@@ -164,6 +164,34 @@ def test_a_ce_v2_registration_with_its_own_secret_signs_triggered_events_with_it
         Webhook(own).verify(scheduled.body, scheduled.headers)
 
 
+def test_a_ce_v2_registration_moved_by_the_control_api_keeps_its_id_and_own_secret(
+    listener: Listener, sim: Sim
+) -> None:
+    own = new_secret()
+    _wire_ready(sim, listener, secret=own)
+    before = ok(sim.get("/_sim/tenant"))["ceWebhook"]
+    moved = ok(sim.client.put("/_sim/ce-webhook", json={"url": listener.url("/moved")},
+                              headers=sim.headers))  # fmt: skip
+    assert moved == before | {"url": listener.url("/moved")}
+    assert "secret" not in moved and "secret" not in ok(sim.get("/_sim/tenant"))["ceWebhook"]
+    ok(sim.execute())
+    emit(sim, 1)
+    [got] = listener.wait_for(1, "/moved")
+    Webhook(own).verify(got.body, got.headers)  # still the registration's own secret
+    with pytest.raises(WebhookVerificationError):
+        Webhook(DEMO_SECRET).verify(got.body, got.headers)
+    # bad input changes nothing; without a registration there is nothing to move
+    put = sim.client.put
+    refused = put("/_sim/ce-webhook", json={"url": "ftp://x"}, headers=sim.headers)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"
+    assert "url" in refused.json()["message"]
+    assert ok(sim.get("/_sim/tenant"))["ceWebhook"]["url"] == listener.url("/moved")
+    hooks = "/conditional-execution/v2/triggered/webhooks/"
+    assert sim.client.delete(hooks, headers=sim.headers).status_code in (200, 204)
+    gone = put("/_sim/ce-webhook", json={"url": listener.url("/x")}, headers=sim.headers)
+    assert gone.status_code == 404 and gone.json()["error"] == "unknown_webhook"
+
+
 def test_a_tenant_without_secret_sends_unsigned_webhooks_with_id_and_timestamp(
     listener: Listener, sim: Sim
 ) -> None:
