@@ -30,7 +30,15 @@ from simulator.server_process import SimulatorProcess
 # a redacted secret in a request (a CE v2 registration's own webhook secret) is replaced
 # by this one: the replay needs a valid secret, not the integrator's
 REPLAY_SECRET = "whsec_" + base64.b64encode(b"optisim-parity-replay-secret").decode()
-SKIP_HEADERS = {"content-length", "host", "connection", "transfer-encoding", "x-api-key"}
+# content-encoding too: a body is recorded (and replayed) decoded
+SKIP_HEADERS = {
+    "content-length",
+    "content-encoding",
+    "host",
+    "connection",
+    "transfer-encoding",
+    "x-api-key",
+}
 
 
 @dataclass
@@ -131,6 +139,9 @@ def _replay_all(
                 result.cues.append(f"#{record['seq']}: cancelled campaign {campaign}")
             continue
         request = record["request"]
+        if "undecodable" in request["body"]:  # the proxy could not read what was sent
+            result.cues.append(f"#{record['seq']}: not replayed, {request['body']['undecodable']}")
+            continue
         headers = {
             k: str(substitute(v, mapping))
             for k, v in request["headers"].items()

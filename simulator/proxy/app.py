@@ -172,13 +172,18 @@ class ProxyApp:
         method, path = scope["method"], scope["path"]
         raw_query = scope.get("query_string", b"").decode("latin-1")
         query = dict(httpx.QueryParams(raw_query))
-        op, problems = self.checker.check_request(method, path, query, body)
+        headers = _incoming_headers(scope)
+        request = {"method": method, "path": path, "query": self.redactor.query(raw_query)}
+        sent = _Sent(request, headers, body)  # checked decoded, forwarded as sent
+        checked = sent.plain if sent.plain is not None else body
+        op, problems = self.checker.check_request(method, path, query, checked)
+        if sent.plain is None:
+            problems.append(f"request: {UNDECODABLE}")
         name = op.operation_id if op is not None else f"{method} {path}"
         on_promotions = (
             op.surface in SURFACES_ON_PROMOTIONS if op is not None else path.startswith("/v1/")
         )
         base = self.config.upstream_promotions if on_promotions else self.config.upstream_optimove
-        headers = _incoming_headers(scope)
         if problems and self.config.strict:
             answer = _envelope(
                 502,
@@ -217,14 +222,13 @@ class ProxyApp:
         self.stats.exchanges += 1
         self._note(name, problems)
         await _answer(send, answered.head["status"], answered.headers, answered.raw)
-        request = {"method": method, "path": path, "query": self.redactor.query(raw_query)}
         self._write(
             self._exchange(
                 {"seq": seq, "kind": "api", "operation": name},
                 {"surface": op.surface if op is not None else None},
                 started,
                 t0,
-                _Sent(request, headers, body),
+                sent,
                 answered,
                 problems,
             )

@@ -153,11 +153,18 @@ def test_gzip_bodies_are_checked_and_recorded_decoded_and_a_broken_one_is_no_500
     import gzip
 
     good = json.dumps([{"id": "PR-1"}]).encode()
-    answers = {"/v1/promotions": gzip.compress(good), "/v1/promotions/PR-1": b"not gzip at all"}
+    answers = {
+        "/v1/promotions": gzip.compress(good),
+        "/v1/promotions/PR-1": b"not gzip at all",
+        VALIDATE: gzip.compress(b"{}"),
+    }
+    received: list[bytes] = []
 
     async def upstream(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
         if scope["type"] != "http":
             return
+        message = await receive()  # type: ignore[operator]
+        received.append(message.get("body", b""))
         raw = answers[scope["path"]]
         headers = [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})  # type: ignore[operator]
@@ -171,11 +178,27 @@ def test_gzip_bodies_are_checked_and_recorded_decoded_and_a_broken_one_is_no_500
             url = served.url + "/v1/promotions/PR-1"
             with httpx.stream("GET", url, headers=key, timeout=10) as broken:
                 raw = b"".join(broken.iter_raw())
+            # a request sent gzip-coded: checked decoded, forwarded as it was sent
+            body = {"campaignData": {"campaignId": 48213}, "contexts": [{"customerId": "C1"}]}
+            coded = gzip.compress(json.dumps(body).encode())
+            zipped = key | {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+            httpx.post(served.url + VALIDATE, content=coded, headers=zipped, timeout=10)
+            bad = zipped | {"Accept-Encoding": "identity"}
+            httpx.post(served.url + VALIDATE, content=b"not gzip", headers=bad, timeout=10)
     # passed on unchanged, coding and all; the broken one too (it is the service's answer)
     assert listed.status_code == 200 and listed.json() == [{"id": "PR-1"}]
     assert broken.status_code == 200 and broken.headers["content-encoding"] == "gzip"
     assert raw == b"not gzip at all"
-    first, second = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    lines = (tmp_path / "r.jsonl").read_text().splitlines()
+    first, second, third, fourth = [json.loads(line) for line in lines]
+    assert received[2] == coded  # forwarded unchanged
+    assert third["request"]["body"] == {"json": body}
+    assert not [v for v in third["violations"] if v.startswith("request")], third
+    assert fourth["request"]["body"]["undecodable"].endswith("(8 bytes)")
+    assert (
+        "request: the body claims gzip content-encoding but does not decode"
+        in (fourth["violations"])
+    )
     assert first["response"]["body"] == {"json": [{"id": "PR-1"}]}  # recorded decoded
     assert second["response"]["body"] == {
         "undecodable": "the body claims gzip content-encoding but does not decode (15 bytes)"
