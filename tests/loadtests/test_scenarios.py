@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from simulator.load.processes import start_reference_client, start_simulator
+from simulator.load.processes import start_reference_client, start_simulator, wait_registered
 from simulator.load.scenarios import DEMO_SECRET, INTEGRATIONS
 from tests.loadtests.support import run_load
 
@@ -34,6 +34,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         client, listener = start_reference_client(workdir, url, INTEGRATIONS, DEMO_SECRET)
         try:
+            # its registrations done: a test that moves them must not race the client's own
+            wait_registered(url, "demo-admin-key", listener, 60)
             yield Stack(url, listener)
         finally:
             client.stop()
