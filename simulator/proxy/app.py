@@ -112,6 +112,11 @@ class _Sent:
         return self.head | {"headers": redactor.headers(self.headers), "body": body}
 
 
+def _refusal(envelope: bytes) -> _Sent:
+    """The proxy's own 502 answer (a contract violation under `--strict`)."""
+    return _Sent({"status": 502}, [("content-type", "application/json")], envelope)
+
+
 class ProxyApp:
     def __init__(self, config: ProxyConfig, checker: ContractChecker | None = None) -> None:
         self.config = config
@@ -192,7 +197,7 @@ class ProxyApp:
                 {"direction": "request", "operation": name, "violations": problems},
             )
             self.stats.refused += 1
-            answered = _Sent({"status": 502}, [("content-type", "application/json")], answer)
+            answered = _refusal(answer)
         else:
             status, out_headers, out_body, upstream_problem = await self._forward(
                 method,
@@ -216,16 +221,18 @@ class ProxyApp:
                         {"direction": "response", "operation": name, "violations": problems},
                     )
                     self.stats.refused += 1
-                    answered = _Sent(
-                        {"status": 502}, [("content-type", "application/json")], answer
-                    )
+                    answered = _refusal(answer)
         self.stats.exchanges += 1
         self._note(name, problems)
         await _answer(send, answered.head["status"], answered.headers, answered.raw)
         self._write(
             self._exchange(
-                {"seq": seq, "kind": "api", "operation": name},
-                {"surface": op.surface if op is not None else None},
+                {
+                    "seq": seq,
+                    "kind": "api",
+                    "operation": name,
+                    "surface": op.surface if op is not None else None,
+                },
                 started,
                 t0,
                 sent,
@@ -261,7 +268,6 @@ class ProxyApp:
         self._write(
             self._exchange(
                 {"seq": seq, "kind": "webhook", "operation": name},
-                {},
                 started,
                 t0,
                 _Sent(request, headers, body),
@@ -301,7 +307,6 @@ class ProxyApp:
     def _exchange(
         self,
         what: dict[str, Any],
-        extra: dict[str, Any],
         started: datetime,
         t0: float,
         request: _Sent,
@@ -309,17 +314,13 @@ class ProxyApp:
         problems: list[str],
     ) -> dict[str, Any]:
         """An exchange's record (one JSONL line): what it was, when, both directions."""
-        return (
-            what
-            | extra
-            | {
-                "started": started.isoformat(),
-                "durationMs": round((time.perf_counter() - t0) * 1000, 3),
-                "request": request.record(self.redactor),
-                "response": response.record(self.redactor),
-                "violations": problems,
-            }
-        )
+        return what | {
+            "started": started.isoformat(),
+            "durationMs": round((time.perf_counter() - t0) * 1000, 3),
+            "request": request.record(self.redactor),
+            "response": response.record(self.redactor),
+            "violations": problems,
+        }
 
     def _note(self, name: str, problems: list[str]) -> None:
         if problems:
