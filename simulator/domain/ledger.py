@@ -20,13 +20,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from itertools import count
 
 from simulator.domain.models import (
     RESERVED_STATUS,
     Allocation,
     AllocationStatus,
     Holding,
+    NewReservations,
     Promotion,
+    Reward,
+    Tier,
     Usage,
     allocation_stem,
 )
@@ -108,22 +112,33 @@ class Numbers:
     """The ids of a call's new allocations of one kind (`prefix`) in one campaign: the
     campaign's next numbers (`allocation_id`), its count read on first use only."""
 
-    __slots__ = ("_campaign_id", "_made", "_state", "_stem")
+    __slots__ = ("_campaign_id", "_ids", "_state", "_stem", "first")
 
     def __init__(self, state: LedgerState, campaign_id: int, prefix: str) -> None:
-        self._state, self._campaign_id, self._made = state, campaign_id, -1
+        self._state, self._campaign_id = state, campaign_id
         self._stem = allocation_stem(prefix, campaign_id)  # `allocation_id`, less the number
+        self._ids: Callable[[], str] | None = None
+        self.first = 0  # the number of the first id handed out (0: none yet)
 
     def next(self) -> str:
-        if self._made < 0:  # a call that records nothing reads nothing
-            self._made = self._state.allocations_made(self._campaign_id)
-        self._made += 1
-        return self._stem + str(self._made)
+        ids = self._ids
+        if ids is None:  # a call that records nothing reads nothing
+            ids = self.ids()
+        return ids()
+
+    def ids(self) -> Callable[[], str]:
+        """`next` without a Python call per id (a batch's loop binds it once its first
+        reservation is made): the ids as a C-level iterator, `stem + str(n)` for n from the
+        campaign's next number on."""
+        if self._ids is None:
+            self.first = self._state.allocations_made(self._campaign_id) + 1
+            self._ids = map(self._stem.__add__, map(str, count(self.first))).__next__
+        return self._ids
 
 
 class Reservations:
-    """A call's new reservations of one promotion, written as one batch by `write`
-    (`reserve` records one).
+    """A call's new reservations of one promotion, numbered by `numbers`, written as one
+    batch by `write` (`reserve` records one).
 
     Until then they live here: `holding` and `period_count` answer with them counted, and
     `by_key` holds them by allocation key (the customer id, or (customer id, eventId)), so
@@ -133,7 +148,9 @@ class Reservations:
 
     __slots__ = (
         "_after",
+        "_choices",
         "_holdings",
+        "_numbers",
         "_periods",
         "_promotion_id",
         "_read",
@@ -142,9 +159,11 @@ class Reservations:
         "made",
     )
 
-    def __init__(self, state: LedgerState, promotion_id: str) -> None:
+    def __init__(self, state: LedgerState, promotion_id: str, numbers: Numbers) -> None:
         self._state = state
         self._promotion_id = promotion_id
+        self._numbers = numbers
+        self._choices: list[tuple[Tier, Reward]] = []  # each reservation's (tier, reward)
         self._holdings: dict[str, Holding] = {}  # customer id → holding
         self._read: dict[str, Holding] = {}  # customer id → holding before the call
         self._periods: dict[str, int] = {}  # period key → reservations
@@ -167,9 +186,13 @@ class Reservations:
         pending = self._periods.get(period_key, 0)
         return self._state.period_count(self._promotion_id, period_key) + pending
 
-    def reserve(self, tally: Tally, allocation: Allocation, holding: Holding) -> None:
+    def reserve(
+        self, tally: Tally, allocation: Allocation, holding: Holding, choice: tuple[Tier, Reward]
+    ) -> None:
         """Record a new reservation of this promotion (the caller has checked every limit;
-        `holding`: the customer's before it, as `holding` answered)."""
+        `holding`: the customer's before it, as `holding` answered; `choice`: the (tier,
+        reward) it was reserved with, as the tier chooser answered, an object shared by
+        the reservations of the same choice)."""
         assert allocation.promotion_id == self._promotion_id
         cid, eid = allocation.customer_id, allocation.event_id
         tally.budget_reserved += allocation.reward.value
@@ -185,6 +208,7 @@ class Reservations:
             self._periods[key] = self._periods.get(key, 0) + 1
         self.by_key[cid if eid is None else (cid, eid)] = allocation
         self.made.append(allocation)
+        self._choices.append(choice)
 
     def write(self) -> None:
         state, pid = self._state, self._promotion_id
@@ -192,7 +216,8 @@ class Reservations:
         state.set_holdings(pid, list(held), list(held.values()))
         for key, delta in self._periods.items():
             state.add_period_count(pid, key, delta)
-        state.put_allocations(self.made)
+        if self.made:  # numbered in order by `numbers`, one moment, one promotion
+            state.put_reservations(NewReservations(self.made, self._numbers.first, self._choices))
 
 
 def commit(state: LedgerState, tally: Tally, allocation: Allocation) -> None:
@@ -257,8 +282,8 @@ def release_all(
         t.budget_released += value
         t.audience_reserved -= freed
         state.set_holdings(promotion_id, list(held), list(held.values()))
-        for period, count in periods.items():
-            state.add_period_count(promotion_id, period, -count)
+        for period, released in periods.items():
+            state.add_period_count(promotion_id, period, -released)
     state.set_statuses(allocations, AllocationStatus.RELEASED)
 
 

@@ -6,6 +6,7 @@ store that hands out its own objects can never be corrupted by a refused operati
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -286,6 +287,22 @@ class Allocation:
             True,
             amount,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class NewReservations:
+    """A call's new reservations (`records`, in order), as one batch: all of one campaign
+    and one promotion, reserved at one moment with one set of period keys, unredeemed, and
+    numbered in order from `first` (`allocation_id(RESERVATION, campaign, first)`, then
+    `first + 1`, …).
+
+    `choices[i]` is the (tier, reward) the i-th record was reserved with, the same object
+    for records whose tier choice was the same: what lets a store write a batch's tier
+    and reward per distinct choice, not per record (`columns.Book.extend`)."""
+
+    records: Sequence[Allocation]
+    first: int
+    choices: Sequence[tuple[Tier, Reward]]
 
 
 @dataclass(frozen=True, slots=True)

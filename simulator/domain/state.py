@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from simulator.domain.models import Allocation, AllocationStatus, Holding, TriggeredEvent, Usage
+from simulator.domain.models import (
+    Allocation,
+    AllocationStatus,
+    Holding,
+    NewReservations,
+    TriggeredEvent,
+    Usage,
+)
 
 
 class Ids(Protocol):
@@ -64,6 +71,11 @@ class LedgerState(Protocol):
 
     def put_allocations(self, allocations: Sequence[Allocation]) -> None:
         """`put_allocation` for each, in order: one write of a batch."""
+        ...
+
+    def put_reservations(self, reservations: NewReservations) -> None:
+        """`put_allocations` of `reservations.records`: a validation's new reservations, which
+        a store may write as columns (see `NewReservations`)."""
         ...
 
     def set_statuses(self, allocations: Sequence[Allocation], status: AllocationStatus) -> None:

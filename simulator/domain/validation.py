@@ -136,15 +136,16 @@ def validate_contexts(
     check_campaign_accepts_validation(campaign, promocode)
     pc = promotion.period_caps
     any_cap = pc.daily is not None or pc.weekly is not None or pc.monthly is not None
+    numbers = ledger.Numbers(state, campaign.id, RESERVATION)
     call = _Call(
         state,
-        ledger.Reservations(state, promotion.id),
+        ledger.Reservations(state, promotion.id, numbers),
         ledger.Tally(state.usage(promotion.id)),
         promotion,
         campaign,
         targeting,
         now,
-        ledger.Numbers(state, campaign.id, RESERVATION),
+        numbers,
         dry_run,
         caps_by_key(pc, period_keys(now)) if any_cap else [],
         TierChooser(promotion.tiers, promotion.reward_kind, promotion.currency),
@@ -215,7 +216,8 @@ def _judge(call: _Call, contexts: Contexts) -> list[ContextResult]:
     campaign, made, state, promotion = call.campaign, call.made, call.state, call.promotion
     scheduled, read, targeting, tiers = call.scheduled, call.existing, call.targeting, call.tiers
     tally, caps, dry_run, by_key = call.tally, call.caps, call.dry_run, made.by_key
-    next_id, now, period_keys = call.numbers.next, call.now, call.period_keys
+    now, period_keys = call.now, call.period_keys
+    next_id: Callable[[], str] | None = None  # the call's ids, read at its first reservation
     promotion_id, campaign_id, reserve = promotion.id, campaign.id, made.reserve
     results: list[ContextResult] = []
     add = results.append
@@ -287,6 +289,8 @@ def _judge(call: _Call, contexts: Contexts) -> list[ContextResult]:
             continue
         allocation_id = None
         if not dry_run:
+            if next_id is None:
+                next_id = call.numbers.ids()
             allocation = Allocation(
                 next_id(),
                 promotion_id,
@@ -300,7 +304,7 @@ def _judge(call: _Call, contexts: Contexts) -> list[ContextResult]:
                 now,
                 period_keys,
             )
-            reserve(tally, allocation, holding)
+            reserve(tally, allocation, holding, chosen)
             allocation_id = allocation.id
         add(ContextResult(cid, eid, True, None, tier.id, tier.name, reward, allocation_id))
     return results

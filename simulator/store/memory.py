@@ -16,13 +16,13 @@ from typing import Any, cast
 from simulator.domain.campaigns import ProcessedList
 from simulator.domain.models import (
     APPROVAL_RECORD,
-    NO_PROMOTION,
     RESERVATION,
     Allocation,
     AllocationStatus,
     Campaign,
     CampaignStats,
     Holding,
+    NewReservations,
     OutboxEvent,
     Promotion,
     Role,
@@ -65,6 +65,9 @@ class _TenantData:
     books: dict[int, Book] = field(default_factory=dict)
     loose: dict[str, Allocation] = field(default_factory=dict)
     loose_open: dict[int, dict[str, None]] = field(default_factory=dict)
+    # campaign id → the highest number given to a loose allocation numbered as the
+    # campaign's (beyond its rows): `allocations_made` counts it, as the SQLite store does
+    numbered_beyond: dict[int, int] = field(default_factory=dict)
     campaigns: dict[int, Campaign] = field(default_factory=dict)
     processed: dict[int, ProcessedList] = field(default_factory=dict)
     stats: dict[int, CampaignStats] = field(default_factory=dict)
@@ -261,7 +264,9 @@ class MemoryTx:
 
     def allocations_made(self, campaign_id: int) -> int:
         book = self._d.books.get(campaign_id)
-        return 0 if book is None else len(book)
+        made = 0 if book is None else len(book)
+        beyond = self._d.numbered_beyond
+        return max(made, beyond.get(campaign_id, 0)) if beyond else made
 
     def put_allocation(self, allocation: Allocation) -> None:
         self.put_allocations((allocation,))
@@ -299,8 +304,6 @@ class MemoryTx:
         existing row updates it, and any other (an id of another shape) is kept loose."""
         d, log, rows = self._d, self._undo, self._rows
         books, loose = d.books, d.loose
-        if len(allocations) > 1 and self._extend(allocations):
-            return
         book: Book | None = None
         for allocation in allocations:
             aid, campaign_id = allocation.id, allocation.campaign_id
@@ -327,28 +330,22 @@ class MemoryTx:
                     continue
             self._put_loose(book, allocation)
 
-    def _extend(self, allocations: Sequence[Allocation]) -> bool:
-        """Append a batch of new reservations of one campaign at once, if they are exactly
-        its next rows (ids `AL-<campaign>-<n>` from the book's length on, none written in
-        this transaction or kept loose): a validation's batch is. False: nothing written."""
-        campaign_id = allocations[0].campaign_id
-        book = self._d.books.get(campaign_id)
-        if book is None:
-            return False
-        length, loose, rows = len(book), self._d.loose, self._rows
-        stem = book.stem(RESERVATION)
-        ids = [a.id for a in allocations]
-        if ids != [stem + str(n) for n in range(length + 1, length + len(ids) + 1)]:
-            return False
-        owners = {(a.campaign_id, a.promotion_id) for a in allocations}
-        if len(owners) != 1 or owners.pop()[1] == NO_PROMOTION:  # an approval record: "AP-"
-            return False
-        if (loose and not loose.keys().isdisjoint(ids)) or (
-            rows and not rows.keys().isdisjoint(ids)
-        ):
-            return False
-        book.extend(allocations, RESERVATION, self._undo, self._grown)
-        return True
+    def put_reservations(self, reservations: NewReservations) -> None:
+        """A batch numbered as its campaign's next rows, none of them kept loose (a
+        validation's usually is), is appended column by column; any other as
+        `put_allocations` would."""
+        records = reservations.records
+        if len(records) > 1:
+            book = self._d.books.get(records[0].campaign_id)
+            loose = self._d.loose
+            if (
+                book is not None
+                and reservations.first == len(book) + 1
+                and (not loose or loose.keys().isdisjoint([a.id for a in records]))
+            ):
+                book.extend(reservations, self._undo, self._grown)
+                return
+        self.put_allocations(records)
 
     def _put_loose(self, book: Book, allocation: Allocation) -> None:
         d = self._d
@@ -356,6 +353,17 @@ class MemoryTx:
         self._set(d.loose, allocation.id, allocation)
         if old is None:  # a record's key never changes: a new status leaves it as it is
             book.key(allocation.customer_id, allocation.event_id, allocation.id, self._undo)
+            # a number beyond the rows is taken: the next one must come after it (numbered
+            # so, it would be mistaken for this one)
+            numbered = allocation_number(allocation.id)
+            new = allocation.status is AllocationStatus.RESERVED or allocation.is_approval_record
+            if (
+                new
+                and numbered is not None
+                and numbered[1] == book.campaign_id
+                and numbered[2] > d.numbered_beyond.get(book.campaign_id, 0)
+            ):
+                self._set(d.numbered_beyond, book.campaign_id, numbered[2])
         open_ids = d.loose_open.get(book.campaign_id)
         if open_ids is None:
             open_ids = {}

@@ -46,6 +46,7 @@ from simulator.domain.models import (
     ClockState,
     Condition,
     Holding,
+    NewReservations,
     OutboxEvent,
     PeriodCaps,
     PopulationSpec,
@@ -743,6 +744,9 @@ class SqliteTx:
     def put_allocations(self, allocations: Sequence[Allocation]) -> None:
         for allocation in allocations:  # row by row, as `set_holdings`
             self.put_allocation(allocation)
+
+    def put_reservations(self, reservations: NewReservations) -> None:
+        self.put_allocations(reservations.records)
 
     def committed_allocations(self, campaign_id: int) -> list[Allocation]:
         rows = self._c.execute(_ALLOCATIONS_COMMITTED_ROWS, (self.tenant_id, campaign_id))

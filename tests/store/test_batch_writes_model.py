@@ -1,6 +1,7 @@
 """Batch reads and writes of the ledger, on every store, against a plain model.
 
-The memory store writes a batch of new rows column by column (`Book.extend`), holdings and
+The memory store writes a validation's new reservations column by column (`Book.extend`,
+its tier and reward once per distinct tier choice), holdings and
 statuses with one undo entry per batch, and hands back the records it was given lately
 (`columns.Recent`) instead of rebuilding them. Each of these must answer exactly as a dict
 of records would, through commits and rolled-back transactions alike, and whether the
@@ -17,7 +18,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.domain.models import RESERVATION, Allocation, AllocationStatus, Holding
+from simulator.domain.models import (
+    RESERVATION,
+    Allocation,
+    AllocationStatus,
+    Holding,
+    NewReservations,
+    Reward,
+    RewardSpec,
+    Tier,
+)
 from simulator.domain.models import allocation_id as make_id
 from simulator.store.base import Store
 from simulator.store.columns import Recent
@@ -33,7 +43,7 @@ Op = tuple[str, list[str], str | None, int, bool]
 
 ops = st.lists(
     st.tuples(
-        st.sampled_from(["reserve", "status", "redeem", "hold"]),
+        st.sampled_from(["reserve", "reserve_after_gap", "status", "redeem", "hold"]),
         st.lists(st.sampled_from(CUSTOMERS), min_size=1, max_size=5),
         st.sampled_from([None, None, "E1"]),
         st.integers(0, 2),
@@ -65,21 +75,46 @@ class Model:
         return twin
 
 
+def choice(tier_id: str, value: int) -> tuple[Tier, Reward]:
+    """A tier choice, as the tier chooser answers one: (tier, reward)."""
+    tier = Tier(tier_id, tier_id.title(), (), RewardSpec("amount", amount=value, currency="EUR"))
+    return tier, Reward("amount", value, "EUR")
+
+
+def reservations(batch: list[Allocation], first: int) -> NewReservations:
+    """`batch` as a validation hands it over: one choice object per distinct tier and
+    reward."""
+    shared: dict[tuple[str, Reward], tuple[Tier, Reward]] = {}
+    taken = [
+        shared.setdefault(
+            (a.tier_id, a.reward),
+            (Tier(a.tier_id, a.tier_name, (), RewardSpec("amount")), a.reward),
+        )
+        for a in batch
+    ]
+    return NewReservations(batch, first, taken)
+
+
 def apply(tx: object, model: Model, op: Op) -> None:
     kind, customers, event_id, n, _ = op
-    if kind == "reserve":  # one batch of new rows, numbered from the campaign's count on
-        made = tx.allocations_made(CAMPAIGN)  # type: ignore[attr-defined]
+    if kind.startswith("reserve"):  # a batch of new rows, numbered from the count on
+        # (or, after a gap, from a number that is not the campaign's next row)
+        first = tx.allocations_made(CAMPAIGN) + (2 if kind == "reserve_after_gap" else 1)  # type: ignore[attr-defined]
         keys = list(dict.fromkeys(customers))  # a batch reserves a key once
+        # two tier choices, taken in turn: each record's tier and reward are its choice's
+        choices = [choice("T-LOW", 100 * (n + 1)), choice("T-HIGH", 100 * (n + 1) + 50)]
+        taken = [choices[i % 2] for i in range(len(keys))]
         batch = [
-            an_allocation(
-                make_id(RESERVATION, CAMPAIGN, made + i + 1),
-                customer_id=c,
+            replace(
+                an_allocation(make_id(RESERVATION, CAMPAIGN, first + i), customer_id=c),
                 event_id=event_id,
-                value=100 * (n + 1),
+                tier_id=tier.id,
+                tier_name=tier.name,
+                reward=reward,
             )
-            for i, c in enumerate(keys)
+            for i, (c, (tier, reward)) in enumerate(zip(keys, taken, strict=True))
         ]
-        tx.put_allocations(batch)  # type: ignore[attr-defined]
+        tx.put_reservations(NewReservations(batch, first, taken))  # type: ignore[attr-defined]
         for allocation in batch:
             model.by_id[allocation.id] = allocation
             model.by_key[allocation.customer_id, event_id] = allocation.id
@@ -166,7 +201,7 @@ def test_a_rolled_back_batch_leaves_no_remembered_record_behind(store: Store) ->
         for i, c in enumerate(["C0000001", "C0000002"])
     ]
     with pytest.raises(Boom), store.transaction(TID) as tx:
-        tx.put_allocations(first)
+        tx.put_reservations(reservations(first, 1))
         assert tx.allocations_by_keys(CAMPAIGN, ["C0000001", "C0000002"]) == first
         raise Boom
     second = [
@@ -174,7 +209,7 @@ def test_a_rolled_back_batch_leaves_no_remembered_record_behind(store: Store) ->
         for a, c in zip(first, ["C0000003", "C0000004"], strict=True)
     ]
     with store.transaction(TID) as tx:
-        tx.put_allocations(second)
+        tx.put_reservations(reservations(second, 1))
     with store.transaction(TID) as tx:
         assert [tx.allocation(a.id) for a in first] == second
         assert tx.allocations_by_keys(CAMPAIGN, ["C0000001", "C0000003"]) == [None, second[0]]
@@ -188,7 +223,7 @@ def test_a_batch_of_event_reservations_keeps_each_event(store: Store) -> None:
         an_allocation(make_id(RESERVATION, CAMPAIGN, 2), customer_id="C0000001", event_id="E2"),
     ]
     with store.transaction(TID) as tx:
-        tx.put_allocations(batch)
+        tx.put_reservations(reservations(batch, 1))
     with store.transaction(TID) as tx:
         assert [tx.allocation(a.id) for a in batch] == batch
         assert tx.allocation_by_key(CAMPAIGN, "C0000001", "E2") == batch[1]

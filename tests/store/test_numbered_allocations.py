@@ -170,6 +170,35 @@ def test_a_key_follows_its_latest_allocation_whether_numbered_or_not(store: Stor
         assert tx.allocation("AL_custom") == replace(loose, status=RELEASED)
 
 
+def test_a_number_taken_beyond_the_rows_is_counted_and_never_handed_out_again(
+    store: Store,
+) -> None:
+    """`allocations_made` is the highest number taken, rows or not: an allocation written
+    with a number past the campaign's rows moves the next number past it, so the next
+    reservation never takes its id (on every store, and undone with its transaction)."""
+    create(store)
+    with pytest.raises(Boom), store.transaction(TID) as tx:
+        tx.put_allocation(an_allocation(al(5)))
+        assert tx.allocations_made(48213) == 5
+        raise Boom
+    with store.transaction(TID) as tx:
+        assert tx.allocations_made(48213) == 0
+        tx.put_allocation(an_allocation(al(2)))
+        assert tx.allocations_made(48213) == 2
+    for customer in ("C0000002", "C0000003"):
+        with store.transaction(TID) as tx:
+            n = tx.allocations_made(48213) + 1
+            tx.put_allocation(an_allocation(al(n), customer_id=customer))
+    with store.transaction(TID) as tx:
+        assert tx.allocations_made(48213) == 4
+        assert [tx.allocation(al(n)).customer_id for n in (2, 3, 4)] == [  # type: ignore[union-attr]
+            "C0000001",
+            "C0000002",
+            "C0000003",
+        ]
+        assert tx.allocation_by_key(48213, "C0000001", None) == an_allocation(al(2))
+
+
 def test_approval_records_are_numbered_with_the_reservations(store: Store) -> None:
     create(store)
     reservation = an_allocation(al(1))
