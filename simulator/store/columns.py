@@ -130,8 +130,10 @@ class Numbering:
         if self.prefix is not None:
             numbers = numbers_of(customer_ids, self.prefix, self.width)
             if numbers is not None and max(numbers) < MAX_NUMBER:
-                # not remembered one by one: a batch asks again with an equal list (`_last`
-                # answers), and filling `_known` cost ~0.17 µs per customer of a batch
+                known = self._known
+                if len(known) >= 32_768:
+                    known.clear()
+                known.update(zip(customer_ids, numbers, strict=True))
                 return numbers
         number = self.number
         if seen is None:
