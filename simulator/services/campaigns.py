@@ -308,16 +308,16 @@ def targeted_index(
 
 def targeted_indices(
     population: Population, processed: ProcessedList | None, customer_ids: Sequence[str]
-) -> dict[str, int] | None:
-    """customer id → `targeted_index` for a batch whose customers are all generated ones in
-    the frozen list, read at once (the usual validateCustomers call); None for any other
+) -> list[int] | None:
+    """`targeted_index` of each customer of a batch whose customers are all generated ones
+    in the frozen list, read at once (the usual validateCustomers call); None for any other
     batch (the caller then asks `targeted_index` one by one)."""
     if processed is None:
         return None
     indices = population.generated_indices(customer_ids)
     if indices is None or not processed.contains_all(indices):
         return None
-    return dict(zip(customer_ids, indices, strict=True))
+    return indices
 
 
 def _targeting(population: Population, processed: ProcessedList | None) -> Callable[[str], bool]:

@@ -153,19 +153,23 @@ def validate_customers(
 
         # triggered: any population customer (the event check is the domain's)
         index_of = population.index_of
-        batch: dict[str, int] = {}  # a scheduled batch's customers, when read at once
+        indices = None  # a scheduled batch's customers' indices, when read at once
         if campaign.type == "scheduled":
             index_of = partial(targeted_index, population, processed)
             if len(contexts) > 1:
-                ids = contexts.customer_ids
-                batch = targeted_indices(population, processed, ids) or batch
+                indices = targeted_indices(population, processed, contexts.customer_ids)
         customer = population.customer
-        # what the tiers read of a batch's customers, computed as a batch
+        # what the tiers read of a batch's customers, computed as a batch (or, when it
+        # cannot be, their indices, each customer read when judged)
         read: dict[str, Mapping[str, Any]] = {}
-        names = attribute_names(promotion.tiers) if batch else None
-        if names is not None:
-            rows = population.attribute_rows(list(batch.values()), names)
-            read = read if rows is None else dict(zip(batch, rows, strict=True))
+        batch: dict[str, int] = {}
+        if indices is not None:
+            names = attribute_names(promotion.tiers)
+            rows = None if names is None else population.attribute_rows(indices, names)
+            if rows is not None:
+                read = dict(zip(contexts.customer_ids, rows, strict=True))
+            else:
+                batch = dict(zip(contexts.customer_ids, indices, strict=True))
 
         def targeting(customer_id: str) -> Mapping[str, Any] | None:
             found = read.get(customer_id)
