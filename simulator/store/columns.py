@@ -84,9 +84,11 @@ class Numbering:
     def __init__(self) -> None:
         self.prefix: str | None = None
         self.width = 0
-        # Ids asked about one by one lately (a triggered event's customer is asked about
-        # for its key, holding, row and holdings write), and a str keeps its hash, so a
-        # dict answers faster than parsing again. Emptied when it outgrows two batches.
+        # Ids asked about lately, one by one or in a batch: a triggered event's customer
+        # is asked about for its key, holding, row and holdings write, and an approval
+        # about the customers its validations read moments before; a str keeps its hash,
+        # so a dict answers faster than parsing again (~50 against ~170 ns an id).
+        # Emptied when it outgrows two batches.
         self._known: dict[str, int] = {}
         self._last: tuple[list[str], list[int]] = ([], [])  # the last `numbers` asked, answered
 
@@ -108,9 +110,9 @@ class Numbering:
         return number
 
     def numbers(self, customer_ids: Sequence[str]) -> list[int]:
-        """`number` of each id. A batch asks about the same customers three or four times
-        in a row (their rows, their holdings, the holdings written back): the last answer
-        is kept for an equal list."""
+        """`number` of each id (looked up without a call when known). A batch asks about
+        the same customers three or four times in a row (their rows, their holdings, the
+        holdings written back): the last answer is kept for an equal list."""
         last = self._last
         if last[0] == customer_ids:  # the same strings: compared by identity, in C
             return last[1]

@@ -334,14 +334,17 @@ class MemoryTx:
         """A batch numbered as its campaign's next rows, none of them kept loose (a
         validation's usually is), is appended column by column; any other as
         `put_allocations` would."""
-        records = reservations.records
+        records, d = reservations.records, self._d
         if len(records) > 1:
-            book = self._d.books.get(records[0].campaign_id)
-            loose = self._d.loose
+            campaign_id = records[0].campaign_id
+            book = d.books.get(campaign_id)
+            if book is None and reservations.first == 1:  # the campaign's first rows
+                book = Book(campaign_id, d.numbering, d.recent)
+                self._set(d.books, campaign_id, book)
             if (
                 book is not None
                 and reservations.first == len(book) + 1
-                and (not loose or loose.keys().isdisjoint([a.id for a in records]))
+                and (not d.loose or d.loose.keys().isdisjoint([a.id for a in records]))
             ):
                 book.extend(reservations, self._undo, self._grown)
                 return
