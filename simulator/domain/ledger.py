@@ -191,8 +191,8 @@ class Reservations:
     ) -> None:
         """Record a new reservation of this promotion (the caller has checked every limit;
         `holding`: the customer's before it, as `holding` answered; `choice`: the (tier,
-        reward) it was reserved with, as the tier chooser answered, an object shared by
-        the reservations of the same choice)."""
+        reward) it was reserved with, the object the tier chooser answered, see
+        `NewReservations.choices`)."""
         assert allocation.promotion_id == self._promotion_id
         cid, eid = allocation.customer_id, allocation.event_id
         tally.budget_reserved += allocation.reward.value

@@ -296,9 +296,11 @@ class NewReservations:
     numbered in order from `first` (`allocation_id(RESERVATION, campaign, first)`, then
     `first + 1`, …).
 
-    `choices[i]` is the (tier, reward) the i-th record was reserved with, the same object
-    for records whose tier choice was the same: what lets a store write a batch's tier
-    and reward per distinct choice, not per record (`columns.Book.extend`)."""
+    `choices[i]` is the (tier, reward) the i-th record was reserved with, as the tier
+    chooser answered it: records given the same object share their tier and reward (the
+    chooser hands one object to most records of a choice, not always to all of them).
+    What lets a store write a batch's tier and reward per choice object, not per record
+    (`columns.Book.extend`)."""
 
     records: Sequence[Allocation]
     first: int

@@ -63,8 +63,9 @@ class LedgerState(Protocol):
         ...
 
     def allocations_made(self, campaign_id: int) -> int:
-        """How many allocations `allocation_id` has numbered for the campaign (reservations
-        and approval records, live or not): the next one is number `allocations_made + 1`."""
+        """The highest number `allocation_id` has given an allocation of the campaign
+        (reservations and approval records, live or not; the count of them unless a number
+        was skipped): the next one is number `allocations_made + 1`."""
         ...
 
     def put_allocation(self, allocation: Allocation) -> None: ...

@@ -475,8 +475,9 @@ class Book:
     def extend(self, reservations: NewReservations, log: Log, grown: set[int]) -> None:
         """`append` of each new reservation (numbered as the next rows), column by column:
         a 1,000-context validation adds its rows in a few C-level passes instead of 1,000
-        calls. What the batch shares (`NewReservations`: promotion, moment, period keys,
-        status) is read from its first record, and the shape once per distinct choice."""
+        calls. The shape (promotion, tier, reward, period keys) is computed once per choice
+        object, from one of its records; the moment (one per batch: `NewReservations`) is
+        the first record's, the status reserved."""
         records = reservations.records
         row, n = len(self.status), len(records)
         if id(self) not in grown:
